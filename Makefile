@@ -1,0 +1,80 @@
+# The two commands: `make demo` builds a warehouse from realistic data; `make test` verifies it.
+# Every target creates .venv from the lock file when it is missing or out of date.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WAREHOUSE := $(BIN)/warehouse
+# Exports the libpq variables of the warehouse database (embedded unless PGHOST is set).
+WITH_DB := eval "$$($(WAREHOUSE) env)" &&
+
+.DEFAULT_GOAL := help
+.PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
+	format manifest test-pg15 clean
+
+help:
+	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
+	@echo "make test      ruff, sqlfluff and pytest (real PostgreSQL, real dbt)"
+	@echo "make install   create .venv from requirements.lock"
+	@echo "make db-up | db-down | db-status   the embedded PostgreSQL (unless PGHOST is set)"
+	@echo "make lint      ruff + sqlfluff;  make format   ruff format + sqlfluff fix"
+	@echo "make test-pg15 run the test suite against Debian's PostgreSQL 15"
+	@echo "make lock      re-resolve pyproject.toml into requirements.lock"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Locked dependency set. Regenerate with \`make lock\` after changing pyproject.toml."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lock-venv
+
+db-up: $(STAMP)
+	@$(WAREHOUSE) db up
+
+db-down: $(STAMP)
+	@$(WAREHOUSE) db down
+
+db-status: $(STAMP)
+	@$(WAREHOUSE) db status
+
+demo: $(STAMP)
+	@$(WAREHOUSE) demo
+
+manifest: db-up
+	@$(WITH_DB) $(BIN)/dbt parse --quiet
+
+lint: lint-python lint-sql
+
+lint-python: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint-sql: db-up
+	@$(WITH_DB) $(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar --processes 2
+
+format: db-up
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	@$(WITH_DB) $(BIN)/sqlfluff fix models --disable-progress-bar
+
+pytest: db-up
+	$(BIN)/pytest
+
+test: lint pytest
+
+test-pg15: $(STAMP)
+	@scripts/with-debian-postgres.sh $(MAKE) pytest
+
+clean:
+	rm -rf target logs dbt_packages .pytest_cache .ruff_cache

@@ -1,0 +1,76 @@
+{#- Newest version of each task execution. Versions are ordered by updated_at; among versions
+    with the same updated_at, the later lifecycle status wins (a completion beats the running
+    row it closes), then the later load. -#}
+with source as (
+    select * from {{ source('platform', 'task_executions') }}
+),
+
+versioned as (
+    select
+        *,
+        lower(trim(status)) as normalized_status,
+        case lower(trim(status))
+            when 'pending' then 1
+            when 'running' then 2
+            when 'completed' then 3
+            when 'failed' then 3
+            else 0
+        end as status_rank
+    from source
+),
+
+ranked as (
+    select
+        *,
+        {{ newest_version_rank('id', ['updated_at', 'status_rank']) }} as version_rank,
+        count(*) over (partition by id) as version_count,
+        min(_loaded_at) over (partition by id) as first_loaded_at
+    from versioned
+),
+
+latest as (
+    select * from ranked
+    where version_rank = 1
+),
+
+final as (
+    select
+        id as task_execution_id,
+        task_id,
+        user_id,
+        organization_id,
+        lower(trim(task_type)) as task_type,
+        task_description,
+        lower(trim(code_language)) as code_language,
+        lower(trim(provider)) as provider,
+        routing_reason,
+        alternative_providers,
+        start_time as started_at,
+        end_time as ended_at,
+        case
+            when end_time is not null and end_time >= start_time
+                then round(extract(epoch from end_time - start_time) * 1000)::bigint
+        end as duration_ms,
+        duration_ms as reported_duration_ms,
+        coalesce(tokens_used, 0) as tokens_used,
+        cost_usd as reported_cost_usd,
+        baseline_cost_usd as reported_baseline_cost_usd,
+        savings_usd as reported_savings_usd,
+        normalized_status as status,
+        error_message,
+        created_at,
+        updated_at,
+        version_count,
+        first_loaded_at,
+        _loaded_at as loaded_at,
+        _batch_id as batch_id,
+        normalized_status not in ('pending', 'running', 'completed', 'failed')
+        as has_unknown_status,
+        coalesce(cost_usd < 0, false) as has_negative_reported_cost,
+        cost_usd is null as is_missing_reported_cost,
+        coalesce(end_time < start_time, false) as has_end_before_start,
+        normalized_status = 'completed' and end_time is null as is_completed_without_end
+    from latest
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Generic Corp analytics warehouse: CLI, embedded PostgreSQL, loader, generator, Dagster code."""

@@ -1,0 +1,51 @@
+"""Running dbt in-process against the warehouse database (saves dbt's start-up per command)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from orchestration import settings
+
+
+class DbtCommandError(RuntimeError):
+    pass
+
+
+@contextmanager
+def _environment(overrides: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_environment() -> dict[str, str]:
+    """The libpq variables of the warehouse database plus the profiles directory."""
+    return {**settings.connection().as_env(), "DBT_PROFILES_DIR": str(settings.profiles_dir())}
+
+
+def run_dbt(args: Sequence[str], *, check: bool = True) -> dbtRunnerResult:
+    """Run one dbt command from the project directory; raise on failure when ``check``."""
+    full_args = [
+        *args,
+        "--project-dir",
+        str(settings.project_dir()),
+        "--profiles-dir",
+        str(settings.profiles_dir()),
+    ]
+    with _environment(dbt_environment()):
+        result = dbtRunner().invoke(full_args)
+    if check and not result.success:
+        detail = f": {result.exception}" if result.exception else ""
+        raise DbtCommandError(f"dbt {' '.join(args)} failed{detail}")
+    return result

@@ -1,0 +1,142 @@
+"""``make demo``: a realistic warehouse from nothing, with progress and a short summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+
+from orchestration import postgres, settings
+from orchestration.dbt import run_dbt
+from orchestration.ingest.contract import TABLES
+from orchestration.ingest.loader import load_paths
+from orchestration.ingest.migrations import apply_migrations
+
+T = TypeVar("T")
+
+
+def demo_landing_dir() -> Path:
+    return settings.warehouse_home() / "demo" / "landing"
+
+
+def _step(number: int, total: int, title: str, action: Callable[[], T]) -> T:
+    print(f"[{number}/{total}] {title} ...", flush=True)
+    started = time.perf_counter()
+    result = action()
+    print(f"      done in {time.perf_counter() - started:.1f}s", flush=True)
+    return result
+
+
+def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
+    """Delete what earlier demo runs loaded from ``landing`` (and only that), for a clean rerun."""
+    with connection.transaction():
+        batches = [
+            row[0]
+            for row in connection.execute(
+                "select batch_id from raw.load_batches where source_file like %s",
+                (f"{landing}/%",),
+            )
+        ]
+        if not batches:
+            return 0
+        for table in [*TABLES, "rejected_rows"]:
+            column = "batch_id" if table == "rejected_rows" else "_batch_id"
+            connection.execute(
+                f"delete from raw.{table} where {column} = any(%s)",  # noqa: S608 - fixed names
+                (batches,),
+            )
+        connection.execute("delete from raw.load_batches where batch_id = any(%s)", (batches,))
+    return len(batches)
+
+
+def run_demo(*, orgs: int, days: int, seed: int) -> int:
+    from orchestration.synthetic.generator import GeneratorConfig, generate
+
+    total = 5
+    as_of = datetime.now(UTC).replace(microsecond=0)
+    landing = demo_landing_dir()
+    conn = _step(1, total, "starting the database", postgres.up)
+    print(f"      {conn.describe()}")
+
+    config = GeneratorConfig(
+        orgs=orgs, days=days, seed=seed, end_date=as_of.date(), chaos=False, file_format="csv"
+    )
+    for old in landing.glob("*"):
+        old.unlink()
+    landing.mkdir(parents=True, exist_ok=True)
+    _step(2, total, f"generating {orgs} organizations x {days} days into {landing}",
+          lambda: generate(landing, config))
+
+    def load() -> list:
+        with postgres.connect(autocommit=True) as connection:
+            apply_migrations(connection)
+            remove_demo_batches(connection, landing)
+            return load_paths(connection, [landing])
+
+    results = _step(3, total, "loading landing files into schema raw", load)
+    _print_load_summary(results)
+
+    _step(4, total, f"dbt build (as_of {as_of.isoformat()})",
+          lambda: run_dbt(["build", "--vars", f"{{as_of: '{as_of.isoformat()}'}}"]))
+    _step(5, total, "summarizing", lambda: _print_warehouse_summary())
+    _print_next_steps()
+    return 0
+
+
+def _print_load_summary(results: list) -> None:
+    by_table: dict[str, list[int]] = {}
+    for result in results:
+        counts = by_table.setdefault(result.table, [0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += result.rows_read
+        counts[2] += result.rows_loaded
+        counts[3] += result.rows_rejected
+    print(f"      {'table':<20} {'files':>5} {'rows read':>10} {'loaded':>10} {'rejected':>9}")
+    for table, (files, read, loaded, rejected) in by_table.items():
+        print(f"      {table:<20} {files:>5} {read:>10,} {loaded:>10,} {rejected:>9,}")
+
+
+SUMMARY_QUERIES = {
+    "organizations": "select count(*) from staging.stg_platform__organizations",
+    "users": "select count(*) from staging.stg_platform__users",
+    "task executions (distinct tasks)": "select count(*) from staging.stg_platform__task_executions",
+    "raw task versions": "select count(*) from raw.task_executions",
+    "routing decisions": "select count(*) from staging.stg_platform__routing_decisions",
+    "pricing rows": "select count(*) from staging.stg_platform__provider_pricing",
+    "rejected rows": "select count(*) from raw.rejected_rows",
+}
+
+
+def _print_warehouse_summary() -> None:
+    with postgres.connect() as connection:
+        print()
+        for label, query in SUMMARY_QUERIES.items():
+            value = connection.execute(query).fetchone()[0]
+            print(f"      {label:<34} {value:>10,}")
+        rows = connection.execute(
+            """
+            select status, count(*) from staging.stg_platform__task_executions
+            group by status order by count(*) desc
+            """
+        ).fetchall()
+        print("      tasks by newest status: " + ", ".join(f"{s} {n:,}" for s, n in rows))
+        first, last = connection.execute(
+            "select min(started_at at time zone 'utc')::date, max(started_at at time zone 'utc')::date "
+            "from staging.stg_platform__task_executions"
+        ).fetchone()
+        print(f"      task start dates: {first} to {last} (UTC)")
+
+
+def _print_next_steps() -> None:
+    print(
+        """
+Next:
+  eval "$(.venv/bin/warehouse env)"   # psql, dbt and dagster now reach this warehouse
+  .venv/bin/dbt build                 # rebuild (run from the project root)
+  .venv/bin/dbt docs generate && .venv/bin/dbt docs serve   # model and column docs
+"""
+    )

@@ -1,0 +1,1 @@
+"""Landing zone: raw-schema migrations and the file loader."""

@@ -1,0 +1,292 @@
+"""Load landing files into the raw tables: COPY, one transaction per file, nothing lost.
+
+For each file: skip it when a file with the same checksum was loaded before (unless forced);
+otherwise read and type every row, COPY the good rows into ``raw.<table>`` and the bad ones into
+``raw.rejected_rows`` (line, field, reason, original text), and record the batch in
+``raw.load_batches``, all in one transaction. A file that cannot be read is recorded as a
+failed batch and nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from orchestration.ingest.contract import LINEAGE_COLUMNS, TABLES
+from orchestration.ingest.migrations import apply_migrations
+from orchestration.ingest.parsing import (
+    LandingFile,
+    LandingFileError,
+    convert_row,
+    landing_file_for,
+    read_rows,
+)
+from orchestration.privacy.sanitize import sanitize_text
+
+logger = logging.getLogger(__name__)
+
+TABLE_ORDER = list(TABLES)  # reference data first, then events
+CHECKSUM_LOCK_NAMESPACE = 731_002
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    file: str
+    table: str
+    status: str  # loaded | skipped | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    batch_id: int | None = None
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: list[LandingFile]
+    ignored: list[Path]
+
+
+def discover(paths: Iterable[Path]) -> Discovery:
+    """Expand files and directories into landing files, in load order.
+
+    A file named explicitly must be a landing file; inside a directory, other files (README,
+    ``_manifest.json``, hidden files) are listed as ignored.
+    """
+    files: list[LandingFile] = []
+    ignored: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                landing_file = landing_file_for(child)
+                if landing_file is None:
+                    ignored.append(child)
+                else:
+                    files.append(landing_file)
+        elif path.is_file():
+            landing_file = landing_file_for(path)
+            if landing_file is None:
+                raise LandingFileError(
+                    f"{path}: not a landing file; expected <table>.<csv|jsonl|parquet> or "
+                    f"<table>__<suffix>.<ext> with table one of {', '.join(TABLES)}"
+                )
+            files.append(landing_file)
+        else:
+            raise LandingFileError(f"{path}: no such file or directory")
+    files.sort(key=lambda item: (TABLE_ORDER.index(item.table.name), str(item.path)))
+    return Discovery(files=files, ignored=ignored)
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_paths(
+    connection: psycopg.Connection, paths: Iterable[Path], *, force: bool = False
+) -> list[BatchResult]:
+    """Load every landing file under ``paths``; return one result per file."""
+    discovery = discover(paths)
+    apply_migrations(connection)
+    return [load_file(connection, item, force=force) for item in discovery.files]
+
+
+def load_file(
+    connection: psycopg.Connection, landing_file: LandingFile, *, force: bool = False
+) -> BatchResult:
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    name = landing_file.display_name
+    table = landing_file.table.name
+    try:
+        checksum = file_checksum(landing_file.path)
+        size = landing_file.path.stat().st_size
+    except OSError as error:
+        raise LandingFileError(f"{name}: cannot read: {error}") from error
+    try:
+        with connection.transaction():
+            connection.execute(
+                "select pg_advisory_xact_lock(%s, hashtext(%s))",
+                (CHECKSUM_LOCK_NAMESPACE, checksum),
+            )
+            previous = _previous_batch(connection, checksum)
+            if previous is not None and not force:
+                return BatchResult(
+                    name, table, "skipped", batch_id=previous,
+                    message=f"already loaded as batch {previous} (use --force to load again)",
+                )
+            batch_id = _open_batch(connection, landing_file, checksum, size, started_at, force)
+            counts = _copy_rows(connection, landing_file, batch_id)
+            _close_batch(connection, batch_id, counts, started)
+    except LandingFileError as error:
+        _record_failure(connection, landing_file, checksum, size, started_at, force, str(error))
+        raise
+    except psycopg.Error as error:
+        message = f"{name}: the database refused the load, nothing was kept: {_first_line(error)}"
+        _record_failure(connection, landing_file, checksum, size, started_at, force, message)
+        raise LandingFileError(message) from error
+    return BatchResult(
+        name, table, "loaded", *counts, batch_id=batch_id, seconds=time.perf_counter() - started
+    )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _previous_batch(connection: psycopg.Connection, checksum: str) -> int | None:
+    row = connection.execute(
+        "select min(batch_id) from raw.load_batches where file_checksum = %s and status = 'loaded'",
+        (checksum,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _open_batch(
+    connection: psycopg.Connection,
+    landing_file: LandingFile,
+    checksum: str,
+    size: int,
+    started_at: datetime,
+    force: bool,
+) -> int:
+    row = connection.execute(
+        """
+        insert into raw.load_batches
+            (table_name, source_file, file_format, file_checksum, file_bytes, status,
+             is_forced, started_at)
+        values (%s, %s, %s, %s, %s, 'loaded', %s, %s)
+        returning batch_id
+        """,
+        (
+            landing_file.table.name,
+            landing_file.display_name,
+            landing_file.file_format,
+            checksum,
+            size,
+            force,
+            started_at,
+        ),
+    ).fetchone()
+    return row[0]
+
+
+def _copy_rows(
+    connection: psycopg.Connection, landing_file: LandingFile, batch_id: int
+) -> tuple[int, int, int]:
+    """COPY good rows into the raw table and bad ones into rejected_rows; return the counts."""
+    table = landing_file.table
+    columns = [*table.column_names, *LINEAGE_COLUMNS[1:]]  # _loaded_at defaults to now()
+    copy_rows = sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier("raw", table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    rejected: list[tuple] = []
+    read = loaded = 0
+    source_file = landing_file.display_name
+    with connection.cursor() as cursor, cursor.copy(copy_rows) as copy:
+        for source_row in read_rows(landing_file):
+            read += 1
+            if source_row.values is None:
+                field, reason = source_row.problem
+                rejected.append((source_row.line, field, reason, source_row.original_text))
+                continue
+            typed, problems = convert_row(table, source_row.values)
+            if problems:
+                first, *others = problems
+                reason = first.reason
+                if others:
+                    reason += "; also " + "; ".join(f"{p.field}: {p.reason}" for p in others)
+                rejected.append((source_row.line, first.field, reason, source_row.original_text))
+                continue
+            copy.write_row(
+                [*(typed.get(name) for name in table.column_names), batch_id, source_file,
+                 source_row.line]
+            )
+            loaded += 1
+    if rejected:
+        _store_rejections(connection, landing_file, batch_id, rejected)
+    return read, loaded, len(rejected)
+
+
+def _store_rejections(
+    connection: psycopg.Connection,
+    landing_file: LandingFile,
+    batch_id: int,
+    rejected: list[tuple],
+) -> None:
+    copy_rejected = (
+        "copy raw.rejected_rows (batch_id, table_name, source_file, source_line, field, reason, "
+        "original_text) from stdin"
+    )
+    with connection.cursor() as cursor, cursor.copy(copy_rejected) as copy:
+        for line, field, reason, original_text in rejected:
+            copy.write_row(
+                (
+                    batch_id,
+                    landing_file.table.name,
+                    landing_file.display_name,
+                    line,
+                    field,
+                    reason,
+                    sanitize_text(original_text),  # rejected text may hold PII too
+                )
+            )
+
+
+def _close_batch(
+    connection: psycopg.Connection, batch_id: int, counts: tuple[int, int, int], started: float
+) -> None:
+    read, loaded, rejected = counts
+    connection.execute(
+        """
+        update raw.load_batches
+        set rows_read = %s, rows_loaded = %s, rows_rejected = %s,
+            finished_at = clock_timestamp(), duration_ms = %s
+        where batch_id = %s
+        """,
+        (read, loaded, rejected, round((time.perf_counter() - started) * 1000), batch_id),
+    )
+
+
+def _record_failure(
+    connection: psycopg.Connection,
+    landing_file: LandingFile,
+    checksum: str,
+    size: int,
+    started_at: datetime,
+    force: bool,
+    message: str,
+) -> None:
+    with connection.transaction():
+        connection.execute(
+            """
+            insert into raw.load_batches
+                (table_name, source_file, file_format, file_checksum, file_bytes, status,
+                 is_forced, error_message, started_at, finished_at)
+            values (%s, %s, %s, %s, %s, 'failed', %s, %s, %s, clock_timestamp())
+            """,
+            (
+                landing_file.table.name,
+                landing_file.display_name,
+                landing_file.file_format,
+                checksum,
+                size,
+                force,
+                message,
+                started_at,
+            ),
+        )
+    logger.error("%s", message)

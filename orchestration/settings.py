@@ -1,0 +1,107 @@
+"""Where things live and which database to use: decided here, and only here.
+
+With ``PGHOST`` unset the warehouse runs on an embedded PostgreSQL (the ``pgserver`` wheel) whose
+data directory is ``$WAREHOUSE_HOME/pgdata`` (default ``.warehouse/`` in the project root). With
+``PGHOST`` set, that server is used unchanged and the embedded one is never started.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_USER = "postgres"
+EMBEDDED_DATABASE = "warehouse"
+EMBEDDED_PORT = 5432
+PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE")
+
+
+def project_dir() -> Path:
+    """The dbt project root (holds dbt_project.yml)."""
+    return Path(os.environ.get("WAREHOUSE_PROJECT_DIR", PROJECT_ROOT)).resolve()
+
+
+def warehouse_home() -> Path:
+    """Local state: embedded data directory, landing files, Dagster home."""
+    return Path(os.environ.get("WAREHOUSE_HOME", project_dir() / ".warehouse")).resolve()
+
+
+def embedded_pgdata() -> Path:
+    return warehouse_home() / "pgdata"
+
+
+def profiles_dir() -> Path:
+    return Path(os.environ.get("DBT_PROFILES_DIR", project_dir() / "profiles")).resolve()
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("WAREHOUSE_LANDING_DIR", warehouse_home() / "landing")).resolve()
+
+
+def uses_embedded_server() -> bool:
+    """True when no PGHOST is set, or PGHOST is the embedded server's own socket directory."""
+    host = os.environ.get("PGHOST")
+    if not host:
+        return True
+    if not host.startswith("/"):
+        return False
+    return Path(host).resolve() in {embedded_pgdata(), embedded_socket_dir().resolve()}
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """libpq connection variables (never a password: libpq reads PGPASSWORD itself)."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+
+    def as_env(self) -> dict[str, str]:
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.database,
+        }
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def external_connection() -> ConnectionSettings:
+    """The server named by the libpq variables, with libpq's own defaults."""
+    return ConnectionSettings(
+        host=os.environ["PGHOST"],
+        port=int(os.environ.get("PGPORT", "5432")),
+        user=os.environ.get("PGUSER", os.environ.get("USER", "postgres")),
+        database=os.environ.get("PGDATABASE", EMBEDDED_DATABASE),
+    )
+
+
+def embedded_socket_dir() -> Path:
+    """Where the embedded server's socket is: its data directory, unless that path was too
+    long for a Unix socket and the server chose a shorter one (postmaster.pid, line 5)."""
+    pid_file = embedded_pgdata() / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except OSError:
+        return embedded_pgdata()
+    return Path(lines[4]) if len(lines) > 4 and lines[4].strip() else embedded_pgdata()
+
+
+def embedded_connection() -> ConnectionSettings:
+    return ConnectionSettings(
+        host=str(embedded_socket_dir()),
+        port=EMBEDDED_PORT,
+        user=EMBEDDED_USER,
+        database=os.environ.get("PGDATABASE", EMBEDDED_DATABASE),
+    )
+
+
+def connection() -> ConnectionSettings:
+    if uses_embedded_server():
+        return embedded_connection()
+    return external_connection()
