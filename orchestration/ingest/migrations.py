@@ -51,9 +51,9 @@ class MigrationError(RuntimeError):
     pass
 
 
-def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def available_migrations(directory: Path | None = None) -> list[Migration]:
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted((directory or MIGRATIONS_DIR).glob("*.sql")):
         match = MIGRATION_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path}: migration files are named NNNN_<name>.sql")

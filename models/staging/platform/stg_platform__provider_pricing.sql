@@ -21,8 +21,7 @@ final as (
         effective_from,
         effective_until,
         effective_until is null as is_open_ended,
-        effective_until is not null
-        and effective_until <= effective_from as has_empty_window,
+        coalesce(effective_until <= effective_from, false) as has_empty_window,
         created_at,
         notes,
         _loaded_at as loaded_at,

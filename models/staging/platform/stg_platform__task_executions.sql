@@ -65,7 +65,7 @@ final as (
         _loaded_at as loaded_at,
         _batch_id as batch_id,
         normalized_status not in ('pending', 'running', 'completed', 'failed')
-        as has_unknown_status,
+            as has_unknown_status,
         coalesce(cost_usd < 0, false) as has_negative_reported_cost,
         cost_usd is null as is_missing_reported_cost,
         coalesce(end_time < start_time, false) as has_end_before_start,

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or the one PGHOST names) and a fresh database
+per test, so every test starts from an empty warehouse and cannot see another's data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from orchestration import postgres, settings
+from orchestration.dbt import run_dbt
+from orchestration.ingest.migrations import apply_migrations
+
+FIXED_AS_OF = "2026-03-02T12:00:00+00:00"
+
+
+@pytest.fixture(scope="session")
+def server() -> settings.ConnectionSettings:
+    """The server every test uses; started once (embedded) or taken from PGHOST."""
+    return postgres.up()
+
+
+def _admin_connection(server: settings.ConnectionSettings) -> psycopg.Connection:
+    return psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
+    )
+
+
+@pytest.fixture
+def database(
+    server: settings.ConnectionSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[settings.ConnectionSettings]:
+    """A new, empty database for this test; the libpq variables point at it."""
+    name = f"wh_test_{uuid.uuid4().hex[:12]}"
+    with _admin_connection(server) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    if not settings.uses_embedded_server():
+        monkeypatch.setenv("PGHOST", server.host)
+        monkeypatch.setenv("PGPORT", str(server.port))
+        monkeypatch.setenv("PGUSER", server.user)
+    monkeypatch.setenv("PGDATABASE", name)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    try:
+        yield settings.connection()
+    finally:
+        with _admin_connection(server) as admin:
+            admin.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def connection(database: settings.ConnectionSettings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test database, with the raw schema migrated."""
+    with postgres.connect(autocommit=True) as conn:
+        apply_migrations(conn)
+        yield conn
+
+
+@pytest.fixture
+def dbt(database: settings.ConnectionSettings):
+    """Run a dbt command against the test database; fails the test when dbt fails."""
+
+    def invoke(*args: str, as_of: str = FIXED_AS_OF, check: bool = True):
+        return run_dbt([*args, "--vars", f"{{as_of: '{as_of}'}}"], check=check)
+
+    return invoke

@@ -1,0 +1,56 @@
+"""The raw schema is created by versioned migrations that match the landing contract."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from orchestration.ingest import migrations
+from orchestration.ingest.contract import LINEAGE_COLUMNS, TABLES
+from orchestration.ingest.migrations import MigrationError, apply_migrations
+
+
+def test_raw_tables_have_exactly_the_contract_columns(connection):
+    for table in TABLES.values():
+        columns = [
+            row[0]
+            for row in connection.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = %s order by ordinal_position",
+                (table.name,),
+            )
+        ]
+        assert columns == [*table.column_names, *LINEAGE_COLUMNS], table.name
+
+
+def test_required_contract_columns_are_not_null_in_raw(connection):
+    nullable = {
+        (row[0], row[1]): row[2] == "YES"
+        for row in connection.execute(
+            "select table_name, column_name, is_nullable from information_schema.columns "
+            "where table_schema = 'raw'"
+        )
+    }
+    for table in TABLES.values():
+        for column in table.columns:
+            assert nullable[(table.name, column.name)] is not column.required, (
+                f"{table.name}.{column.name}"
+            )
+
+
+def test_applying_twice_changes_nothing(connection):
+    assert apply_migrations(connection) == []
+    versions = connection.execute("select version from raw.schema_migrations").fetchall()
+    assert versions == [(1,)]
+
+
+def test_an_edited_applied_migration_is_refused(connection, tmp_path, monkeypatch):
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    first = sorted(copy.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", copy)
+
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        apply_migrations(connection)

@@ -1,0 +1,98 @@
+"""The embedded server's life cycle and the PGHOST switch."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from orchestration import postgres, settings
+from orchestration.cli import main
+
+
+@pytest.fixture
+def private_home(tmp_path, monkeypatch):
+    """A second embedded server, in its own WAREHOUSE_HOME, stopped at the end."""
+    monkeypatch.delenv("PGHOST", raising=False)
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    yield tmp_path / "home"
+    postgres.down()
+
+
+def test_embedded_server_starts_once_answers_and_stops(private_home, capsys):
+    assert main(["db", "status"]) == 1
+    assert "not running" in capsys.readouterr().out
+
+    assert main(["db", "up"]) == 0
+    first = capsys.readouterr().out
+    assert main(["db", "up"]) == 0  # idempotent: the running server is reused
+    second = capsys.readouterr().out
+    assert "embedded PostgreSQL ready" in first
+    assert "applied 1 migration(s)" in first
+    assert "applied" not in second
+
+    assert (private_home / "pgdata" / "PG_VERSION").exists()
+    with postgres.connect() as connection:
+        assert connection.execute("show timezone").fetchone()[0] == "UTC"
+        assert connection.execute("select current_database()").fetchone()[0] == "warehouse"
+
+    assert main(["db", "status"]) == 0
+    assert "answers (PostgreSQL 16" in capsys.readouterr().out
+    assert main(["db", "down"]) == 0
+    assert main(["db", "status"]) == 1
+
+
+def test_env_prints_exports_for_the_embedded_server(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("PGHOST", raising=False)
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PGPASSWORD", "s3cret-value")
+
+    assert main(["env"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"export PGHOST={tmp_path / 'home' / 'pgdata'}",
+        "export PGPORT=5432",
+        "export PGUSER=postgres",
+        "export PGDATABASE=warehouse",
+        f"export DBT_PROFILES_DIR={settings.project_dir() / 'profiles'}",
+    ]
+
+
+def test_pghost_set_means_that_server_unchanged(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PGHOST", "db.example.internal")
+    monkeypatch.setenv("PGPORT", "6543")
+    monkeypatch.setenv("PGUSER", "builder")
+    monkeypatch.setenv("PGDATABASE", "analytics_prod")
+    monkeypatch.setenv("PGPASSWORD", "s3cret-value")
+
+    assert not settings.uses_embedded_server()
+    assert main(["env"]) == 0
+    out = capsys.readouterr().out
+    assert "export PGHOST=db.example.internal" in out
+    assert "export PGPORT=6543" in out
+    assert "s3cret-value" not in out
+    assert main(["db", "down"]) == 0
+    assert "nothing stopped" in capsys.readouterr().out
+    assert not (tmp_path / "home").exists()  # the embedded server was never started
+
+
+def test_pghost_naming_the_embedded_socket_is_the_embedded_server(monkeypatch, tmp_path):
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PGHOST", str(tmp_path / "home" / "pgdata"))
+
+    assert settings.uses_embedded_server()
+
+
+def test_connecting_to_a_missing_server_names_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PGHOST", str(tmp_path))  # a directory without a server socket
+    monkeypatch.setenv("PGPORT", "5999")
+
+    state = postgres.status()
+
+    assert not state.answers
+    assert str(tmp_path) in state.location
+    with pytest.raises(psycopg.OperationalError), postgres.connect():
+        pass
