@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from orchestration import postgres, settings

@@ -46,7 +46,7 @@ def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
         for table in [*TABLES, "rejected_rows"]:
             column = "batch_id" if table == "rejected_rows" else "_batch_id"
             connection.execute(
-                f"delete from raw.{table} where {column} = any(%s)",  # noqa: S608 - fixed names
+                f"delete from raw.{table} where {column} = any(%s)",
                 (batches,),
             )
         connection.execute("delete from raw.load_batches where batch_id = any(%s)", (batches,))
@@ -68,8 +68,12 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
     for old in landing.glob("*"):
         old.unlink()
     landing.mkdir(parents=True, exist_ok=True)
-    _step(2, total, f"generating {orgs} organizations x {days} days into {landing}",
-          lambda: generate(landing, config))
+    _step(
+        2,
+        total,
+        f"generating {orgs} organizations x {days} days into {landing}",
+        lambda: generate(landing, config),
+    )
 
     def load() -> list:
         with postgres.connect(autocommit=True) as connection:
@@ -80,8 +84,12 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
     results = _step(3, total, "loading landing files into schema raw", load)
     _print_load_summary(results)
 
-    _step(4, total, f"dbt build (as_of {as_of.isoformat()})",
-          lambda: run_dbt(["build", "--vars", f"{{as_of: '{as_of.isoformat()}'}}"]))
+    _step(
+        4,
+        total,
+        f"dbt build (as_of {as_of.isoformat()})",
+        lambda: run_dbt(["build", "--vars", f"{{as_of: '{as_of.isoformat()}'}}"]),
+    )
     _step(5, total, "summarizing", lambda: _print_warehouse_summary())
     _print_next_steps()
     return 0
@@ -103,7 +111,7 @@ def _print_load_summary(results: list) -> None:
 SUMMARY_QUERIES = {
     "organizations": "select count(*) from staging.stg_platform__organizations",
     "users": "select count(*) from staging.stg_platform__users",
-    "task executions (distinct tasks)": "select count(*) from staging.stg_platform__task_executions",
+    "tasks (distinct)": "select count(*) from staging.stg_platform__task_executions",
     "raw task versions": "select count(*) from raw.task_executions",
     "routing decisions": "select count(*) from staging.stg_platform__routing_decisions",
     "pricing rows": "select count(*) from staging.stg_platform__provider_pricing",
@@ -125,8 +133,12 @@ def _print_warehouse_summary() -> None:
         ).fetchall()
         print("      tasks by newest status: " + ", ".join(f"{s} {n:,}" for s, n in rows))
         first, last = connection.execute(
-            "select min(started_at at time zone 'utc')::date, max(started_at at time zone 'utc')::date "
-            "from staging.stg_platform__task_executions"
+            """
+            select
+                min(started_at at time zone 'utc')::date,
+                max(started_at at time zone 'utc')::date
+            from staging.stg_platform__task_executions
+            """
         ).fetchone()
         print(f"      task start dates: {first} to {last} (UTC)")
 

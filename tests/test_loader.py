@@ -111,7 +111,7 @@ def test_each_bad_row_kind_is_rejected_with_field_and_reason(
 ):
     path = write_csv(
         tmp_path / "task_executions__bad.csv",
-        [task_row(), task_row(id=TASK_2, task_id="TASK-2", **overrides)],
+        [task_row(), task_row(**{"id": TASK_2, "task_id": "TASK-2", **overrides})],
     )
 
     [result] = load_paths(connection, [path])
@@ -160,9 +160,7 @@ def test_jsonl_bad_line_is_rejected_and_the_rest_loads(connection, tmp_path):
     good = task_row()
     good["alternative_providers"] = ["github_copilot"]
     path = tmp_path / "task_executions.jsonl"
-    path.write_text(
-        json.dumps(good) + "\n" + '{"id": "broken",\n' + "[1, 2]\n", encoding="utf-8"
-    )
+    path.write_text(json.dumps(good) + "\n" + '{"id": "broken",\n' + "[1, 2]\n", encoding="utf-8")
 
     [result] = load_paths(connection, [path])
 
@@ -218,9 +216,10 @@ def test_unreadable_file_is_an_error_naming_it_and_nothing_is_kept(
 
     assert str(path) in str(raised.value)
     assert scalar(connection, "select count(*) from raw.task_executions") == 0
-    assert connection.execute("select status, error_message from raw.load_batches").fetchone()[
-        0
-    ] == "failed"
+    assert (
+        connection.execute("select status, error_message from raw.load_batches").fetchone()[0]
+        == "failed"
+    )
 
 
 def test_invalid_utf8_half_way_leaves_nothing(connection, tmp_path):
@@ -260,9 +259,9 @@ def test_database_failure_mid_copy_rolls_back_the_whole_file(connection, tmp_pat
 
     assert scalar(connection, "select count(*) from raw.task_executions") == 0
     assert scalar(connection, "select count(*) from raw.rejected_rows") == 0
-    assert connection.execute(
-        "select status, rows_loaded from raw.load_batches"
-    ).fetchall() == [("failed", 0)]
+    assert connection.execute("select status, rows_loaded from raw.load_batches").fetchall() == [
+        ("failed", 0)
+    ]
 
 
 def test_reloading_a_file_is_skipped_unless_forced(connection, tmp_path):

@@ -56,8 +56,10 @@ def build_landing(directory: Path) -> list[Path]:
     for folder in (first, second, third):
         folder.mkdir()
     org = {"id": ORG, "name": "Acme", "pricing_tier": "standard", "default_provider": ""}
-    write(first / "organizations.csv", [{**org, "pricing_tier": "Premium",
-                                         "updated_at": "2026-02-01T00:00:00Z"}])
+    write(
+        first / "organizations.csv",
+        [{**org, "pricing_tier": "Premium", "updated_at": "2026-02-01T00:00:00Z"}],
+    )
     write(second / "organizations.csv", [{**org, "updated_at": "2026-01-01T00:00:00Z"}])
     write(first / "teams.csv", [{"id": TEAM, "organization_id": ORG, "name": "Core"}])
     write(first / "users.csv", [

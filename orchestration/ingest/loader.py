@@ -124,7 +124,10 @@ def load_file(
             previous = _previous_batch(connection, checksum)
             if previous is not None and not force:
                 return BatchResult(
-                    name, table, "skipped", batch_id=previous,
+                    name,
+                    table,
+                    "skipped",
+                    batch_id=previous,
                     message=f"already loaded as batch {previous} (use --force to load again)",
                 )
             batch_id = _open_batch(connection, landing_file, checksum, size, started_at, force)
@@ -212,8 +215,12 @@ def _copy_rows(
                 rejected.append((source_row.line, first.field, reason, source_row.original_text))
                 continue
             copy.write_row(
-                [*(typed.get(name) for name in table.column_names), batch_id, source_file,
-                 source_row.line]
+                [
+                    *(typed.get(name) for name in table.column_names),
+                    batch_id,
+                    source_file,
+                    source_row.line,
+                ]
             )
             loaded += 1
     if rejected:

@@ -113,7 +113,7 @@ def _check_columns(landing_file: LandingFile, columns: list[str]) -> None:
 
 def _open_text(landing_file: LandingFile) -> io.TextIOWrapper:
     try:
-        return open(landing_file.path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        return open(landing_file.path, encoding="utf-8-sig", newline="")
     except OSError as error:
         raise LandingFileError(f"{landing_file.display_name}: cannot open: {error}") from error
 

@@ -1,0 +1,1 @@
+"""Privacy: PII sanitizing of free text."""
