@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=_cmd_generate)
 
     demo = commands.add_parser("demo", help="generate, load and build a demo warehouse")
-    demo.add_argument("--orgs", type=int, default=4)
+    demo.add_argument("--orgs", type=int, default=5)
     demo.add_argument("--days", type=int, default=62)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=_cmd_demo)

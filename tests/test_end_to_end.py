@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from orchestration.synthetic.generator import GeneratorConfig, generate
-
 from orchestration.ingest.loader import load_paths
+from orchestration.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 1)
 
@@ -49,3 +48,71 @@ def test_generated_data_loads_cleanly_and_builds(connection, dbt, tmp_path):
         """
     ).fetchone()[0]
     assert flagged == 0  # clean mode breaks no hard rule
+
+
+def test_chaos_data_is_caught_row_by_row_and_nothing_is_lost(connection, dbt, tmp_path):
+    landing = tmp_path / "landing"
+    summary = generate(landing, GeneratorConfig(orgs=3, days=6, seed=5, end_date=END, chaos=True))
+    expected = summary.chaos
+
+    results = load_paths(connection, [landing])
+    build = dbt("build")
+
+    assert build.success  # chaos only warns: quarantine keeps bad tasks out downstream
+    read = sum(result.rows_read for result in results)
+    loaded = sum(result.rows_loaded for result in results)
+    rejected = dict(
+        connection.execute(
+            """
+            select
+                case
+                    when reason like 'not a UUID%%' then 'bad_uuid'
+                    when reason like 'not an ISO-8601 timestamp%%' then 'bad_timestamp'
+                    when reason like 'not a number%%' then 'bad_number'
+                    when reason like 'not an integer%%' then 'bad_integer'
+                    when reason = 'missing required field' then 'missing_required_field'
+                    when reason like 'invalid JSON%%' then 'bad_json'
+                    else reason
+                end,
+                count(*)
+            from raw.rejected_rows group by 1
+            """
+        ).fetchall()
+    )
+    assert rejected == {
+        kind.removeprefix("rejected_"): count
+        for kind, count in expected.items()
+        if kind.startswith("rejected_")
+    }
+    assert read == loaded + sum(rejected.values())
+    flags = connection.execute(
+        """
+        select
+            count(*) filter (where task.has_negative_reported_cost),
+            count(*) filter (where task.has_end_before_start),
+            count(*) filter (where task.is_completed_without_end),
+            count(*) filter (where org.organization_id is null),
+            count(*) filter (where usr.user_id is null),
+            count(*) filter (where task.has_unknown_status),
+            count(*) filter (where task.provider = 'anthropic_claude')
+        from staging.stg_platform__task_executions as task
+        left join staging.stg_platform__organizations as org using (organization_id)
+        left join staging.stg_platform__users as usr using (user_id)
+        """
+    ).fetchone()
+    assert flags == (
+        expected["quarantine_negative_cost"],
+        expected["quarantine_end_before_start"],
+        expected["quarantine_completed_without_end"],
+        expected["quarantine_unknown_organization"],
+        expected["quarantine_unknown_user"],
+        expected["quarantine_unknown_status"],
+        expected["unpriced_provider_tasks"],
+    )
+    staged, raw_tasks = connection.execute(
+        """
+        select (select count(*) from staging.stg_platform__task_executions),
+               (select count(distinct id) from raw.task_executions)
+        """
+    ).fetchone()
+    assert staged == raw_tasks == summary.distinct_tasks

@@ -1,0 +1,1 @@
+"""Deterministic, realistic synthetic landing files for demos and tests."""
