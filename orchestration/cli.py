@@ -121,9 +121,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         end_date=args.end or datetime.now(UTC).date(),
         chaos=args.chaos,
         file_format=args.format,
+        until=args.until.astimezone(UTC) if args.until else None,
     )
     summary = generate(Path(args.out), config)
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    print(summary.describe())
     return 0
 
 
@@ -156,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=int, default=60)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--end", type=date.fromisoformat, help="last day (default: today UTC)")
+    generate.add_argument(
+        "--until",
+        type=datetime.fromisoformat,
+        help="ISO timestamp the platform stands at: later versions are not delivered yet",
+    )
     generate.add_argument("--chaos", action="store_true", help="add every kind of bad row")
     generate.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     generate.set_defaults(handler=_cmd_generate)

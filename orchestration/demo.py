@@ -62,9 +62,7 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
     conn = _step(1, total, "starting the database", postgres.up)
     print(f"      {conn.describe()}")
 
-    config = GeneratorConfig(
-        orgs=orgs, days=days, seed=seed, end_date=as_of.date(), chaos=False, file_format="csv"
-    )
+    config = GeneratorConfig(orgs=orgs, days=days, seed=seed, end_date=as_of.date(), until=as_of)
     for old in landing.glob("*"):
         old.unlink()
     landing.mkdir(parents=True, exist_ok=True)

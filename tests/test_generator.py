@@ -7,7 +7,7 @@ import hashlib
 import itertools
 import json
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -160,3 +160,18 @@ def test_other_formats_hold_the_same_rows(small, tmp_path, file_format):
                 records = pq.read_table(path).to_pylist()
             found += [(r["id"], r.get("updated_at") or "") for r in records]
         assert sorted(found) == expected, table
+
+
+def test_nothing_starts_or_is_delivered_after_until(tmp_path):
+    until = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+    generate(tmp_path, GeneratorConfig(orgs=2, days=3, seed=1, end_date=END, until=until))
+
+    rows = read_csv_rows(tmp_path, "task_executions")
+    decisions = read_csv_rows(tmp_path, "routing_decisions")
+
+    assert max(datetime.fromisoformat(row["updated_at"]) for row in rows) <= until
+    assert max(datetime.fromisoformat(row["created_at"]) for row in decisions) <= until
+    newest = {}
+    for row in sorted(rows, key=lambda row: row["updated_at"]):
+        newest[row["id"]] = row["status"]
+    assert "running" in newest.values()  # tasks under way at `until` are still open

@@ -36,6 +36,9 @@ class GeneratorConfig:
     seed: int = 42
     chaos: bool = False
     file_format: str = "csv"
+    # The moment the platform stands at: nothing starts after it and versions written after it
+    # are not delivered yet (the task is still running). None: the end of ``end_date``.
+    until: datetime | None = None
 
     @property
     def start_date(self) -> date:
@@ -80,6 +83,8 @@ class Generator:
         self.rng = random.Random(config.seed)
         self.start = datetime.combine(config.start_date, time(), tzinfo=UTC)
         self.end = datetime.combine(config.end_date, time(), tzinfo=UTC) + timedelta(days=1)
+        if config.until is not None:
+            self.end = min(self.end, config.until)
         self.task_counter = 0
 
     # ------------------------------------------------------------------ helpers
@@ -427,11 +432,15 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
                 versions, decisions = generator.task(organization, user, started, pricing)
                 task_ids.add(versions[0]["id"])
                 for version in versions:
+                    if version["updated_at"] > generator.end:
+                        continue  # not written yet
                     late = version["status"] in ("completed", "failed")
                     deliveries.add("task_executions",
                                    generator.delivery_day(version["updated_at"], may_be_late=late),
                                    version)  # fmt: skip
                 for decision in decisions:
+                    if decision["created_at"] > generator.end:
+                        continue
                     deliveries.add("routing_decisions",
                                    generator.delivery_day(decision["created_at"],
                                                           may_be_late=False), decision)  # fmt: skip
@@ -450,6 +459,7 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
     manifest = {
         "config": {"orgs": config.orgs, "days": config.days, "seed": config.seed,
                    "end_date": config.end_date.isoformat(), "chaos": config.chaos,
+                   "until": config.until.isoformat() if config.until else None,
                    "file_format": config.file_format},
         "files": file_rows,
         "distinct_tasks": len(task_ids),
