@@ -52,7 +52,8 @@ def up() -> settings.ConnectionSettings:
     home = settings.warehouse_home()
     home.mkdir(parents=True, exist_ok=True)
     pgserver = _pgserver()
-    server = pgserver.get_server(settings.embedded_pgdata(), cleanup_mode=None)
+    with _without_libpq_environment():  # the server must not inherit a shell's PGPORT & co
+        server = pgserver.get_server(settings.embedded_pgdata(), cleanup_mode=None)
     info = server.get_postmaster_info()
     conn = settings.ConnectionSettings(
         host=str(info.socket_dir),
@@ -63,6 +64,15 @@ def up() -> settings.ConnectionSettings:
     _apply_server_settings(conn)
     ensure_database(conn)
     return conn
+
+
+@contextmanager
+def _without_libpq_environment() -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("PG")}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _apply_server_settings(conn: settings.ConnectionSettings) -> None:

@@ -81,21 +81,31 @@ def external_connection() -> ConnectionSettings:
     )
 
 
+def _postmaster_fields() -> list[str]:
+    """The running embedded server's postmaster.pid lines ([] when it is not running)."""
+    try:
+        return (embedded_pgdata() / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return []
+
+
 def embedded_socket_dir() -> Path:
     """Where the embedded server's socket is: its data directory, unless that path was too
     long for a Unix socket and the server chose a shorter one (postmaster.pid, line 5)."""
-    pid_file = embedded_pgdata() / "postmaster.pid"
-    try:
-        lines = pid_file.read_text().splitlines()
-    except OSError:
-        return embedded_pgdata()
-    return Path(lines[4]) if len(lines) > 4 and lines[4].strip() else embedded_pgdata()
+    fields = _postmaster_fields()
+    return Path(fields[4]) if len(fields) > 4 and fields[4].strip() else embedded_pgdata()
+
+
+def embedded_port() -> int:
+    """The embedded server's port number (part of its socket's name; postmaster.pid, line 4)."""
+    fields = _postmaster_fields()
+    return int(fields[3]) if len(fields) > 3 and fields[3].strip() else EMBEDDED_PORT
 
 
 def embedded_connection() -> ConnectionSettings:
     return ConnectionSettings(
         host=str(embedded_socket_dir()),
-        port=EMBEDDED_PORT,
+        port=embedded_port(),
         user=EMBEDDED_USER,
         database=os.environ.get("PGDATABASE", EMBEDDED_DATABASE),
     )
