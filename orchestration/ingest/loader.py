@@ -111,17 +111,22 @@ def load_file(
     name = landing_file.display_name
     table = landing_file.table.name
     try:
-        checksum = file_checksum(landing_file.path)
-        size = landing_file.path.stat().st_size
+        attempt = _Attempt(
+            landing_file,
+            file_checksum(landing_file.path),
+            landing_file.path.stat().st_size,
+            started_at,
+            force,
+        )
     except OSError as error:
         raise LandingFileError(f"{name}: cannot read: {error}") from error
     try:
         with connection.transaction():
             connection.execute(
                 "select pg_advisory_xact_lock(%s, hashtext(%s))",
-                (CHECKSUM_LOCK_NAMESPACE, checksum),
+                (CHECKSUM_LOCK_NAMESPACE, attempt.checksum),
             )
-            previous = _previous_batch(connection, checksum)
+            previous = _previous_batch(connection, attempt.checksum)
             if previous is not None and not force:
                 return BatchResult(
                     name,
@@ -130,15 +135,15 @@ def load_file(
                     batch_id=previous,
                     message=f"already loaded as batch {previous} (use --force to load again)",
                 )
-            batch_id = _open_batch(connection, landing_file, checksum, size, started_at, force)
+            batch_id = _insert_batch(connection, attempt, "loaded")
             counts = _copy_rows(connection, landing_file, batch_id)
             _close_batch(connection, batch_id, counts, started)
     except LandingFileError as error:
-        _record_failure(connection, landing_file, checksum, size, started_at, force, str(error))
+        _record_failure(connection, attempt, str(error))
         raise
     except psycopg.Error as error:
         message = f"{name}: the database refused the load, nothing was kept: {_first_line(error)}"
-        _record_failure(connection, landing_file, checksum, size, started_at, force, message)
+        _record_failure(connection, attempt, message)
         raise LandingFileError(message) from error
     return BatchResult(
         name, table, "loaded", *counts, batch_id=batch_id, seconds=time.perf_counter() - started
@@ -158,30 +163,40 @@ def _previous_batch(connection: psycopg.Connection, checksum: str) -> int | None
     return row[0] if row else None
 
 
-def _open_batch(
-    connection: psycopg.Connection,
-    landing_file: LandingFile,
-    checksum: str,
-    size: int,
-    started_at: datetime,
-    force: bool,
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt at loading one file: what is recorded in raw.load_batches."""
+
+    landing_file: LandingFile
+    checksum: str
+    size: int
+    started_at: datetime
+    force: bool
+
+
+def _insert_batch(
+    connection: psycopg.Connection, attempt: _Attempt, status: str, error: str | None = None
 ) -> int:
     row = connection.execute(
         """
         insert into raw.load_batches
             (table_name, source_file, file_format, file_checksum, file_bytes, status,
-             is_forced, started_at)
-        values (%s, %s, %s, %s, %s, 'loaded', %s, %s)
+             is_forced, error_message, started_at, finished_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s,
+                case when %s = 'failed' then clock_timestamp() end)
         returning batch_id
         """,
         (
-            landing_file.table.name,
-            landing_file.display_name,
-            landing_file.file_format,
-            checksum,
-            size,
-            force,
-            started_at,
+            attempt.landing_file.table.name,
+            attempt.landing_file.display_name,
+            attempt.landing_file.file_format,
+            attempt.checksum,
+            attempt.size,
+            status,
+            attempt.force,
+            error,
+            attempt.started_at,
+            status,
         ),
     ).fetchone()
     return row[0]
@@ -268,32 +283,8 @@ def _close_batch(
     )
 
 
-def _record_failure(
-    connection: psycopg.Connection,
-    landing_file: LandingFile,
-    checksum: str,
-    size: int,
-    started_at: datetime,
-    force: bool,
-    message: str,
-) -> None:
+def _record_failure(connection: psycopg.Connection, attempt: _Attempt, message: str) -> None:
+    """Keep a trace of a failed attempt (after the file's own transaction rolled back)."""
     with connection.transaction():
-        connection.execute(
-            """
-            insert into raw.load_batches
-                (table_name, source_file, file_format, file_checksum, file_bytes, status,
-                 is_forced, error_message, started_at, finished_at)
-            values (%s, %s, %s, %s, %s, 'failed', %s, %s, %s, clock_timestamp())
-            """,
-            (
-                landing_file.table.name,
-                landing_file.display_name,
-                landing_file.file_format,
-                checksum,
-                size,
-                force,
-                message,
-                started_at,
-            ),
-        )
+        _insert_batch(connection, attempt, "failed", message)
     logger.error("%s", message)
