@@ -11,7 +11,7 @@ WITH_DB := eval "$$($(WAREHOUSE) env)" &&
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
-	format manifest test-pg15 clean
+	format manifest test-pg15 bench clean
 
 help:
 	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
@@ -20,6 +20,7 @@ help:
 	@echo "make db-up | db-down | db-status   the embedded PostgreSQL (unless PGHOST is set)"
 	@echo "make lint      ruff + sqlfluff;  make format   ruff format + sqlfluff fix"
 	@echo "make test-pg15 run the test suite against Debian's PostgreSQL 15"
+	@echo "make bench     time generate, load and dbt build on demo-sized data"
 	@echo "make lock      re-resolve pyproject.toml into requirements.lock"
 
 install: $(STAMP)
@@ -72,6 +73,9 @@ pytest: db-up
 	$(BIN)/pytest
 
 test: lint pytest
+
+bench: db-up
+	$(BIN)/python benchmarks/bench_foundation.py
 
 test-pg15: $(STAMP)
 	@scripts/with-debian-postgres.sh $(MAKE) pytest
