@@ -106,9 +106,12 @@ def _cmd_load(args: argparse.Namespace) -> int:
         return 1
     print(format_results(results))
     for result in results:
-        if result.message:
+        if result.status == "skipped":
             print(f"{Path(result.file).name}: {result.message}")
-    return 0
+    failed = [result for result in results if result.status == "failed"]
+    for result in failed:
+        print(f"error: {result.message}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -81,6 +82,11 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
 
     results = _step(3, total, "loading landing files into schema raw", load)
     _print_load_summary(results)
+    failed = [result for result in results if result.status == "failed"]
+    if failed:
+        for result in failed:
+            print(f"error: {result.message}", file=sys.stderr)
+        return 1
 
     _step(
         4,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import psycopg
@@ -13,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.cli import main
-from orchestration.ingest.loader import discover, load_paths
-from orchestration.ingest.parsing import LandingFileError
+from orchestration.ingest.loader import discover, load_file, load_paths
+from orchestration.ingest.parsing import LandingFileError, landing_file_for
 
 ORG = "11111111-1111-4111-8111-111111111111"
 USER = "22222222-2222-4222-8222-222222222222"
@@ -211,10 +210,11 @@ def test_unreadable_file_is_an_error_naming_it_and_nothing_is_kept(
     path = tmp_path / "task_executions.csv"
     path.write_text(content, encoding="utf-8")
 
-    with pytest.raises(LandingFileError, match=re.escape(message)) as raised:
-        load_paths(connection, [path])
+    [result] = load_paths(connection, [path])
 
-    assert str(path) in str(raised.value)
+    assert result.status == "failed"
+    assert message in result.message
+    assert result.message.startswith(f"{path}: ")
     assert scalar(connection, "select count(*) from raw.task_executions") == 0
     assert (
         connection.execute("select status, error_message from raw.load_batches").fetchone()[0]
@@ -231,7 +231,7 @@ def test_invalid_utf8_half_way_leaves_nothing(connection, tmp_path):
         handle.write(b"\xff\xfe broken bytes\n")
 
     with pytest.raises(LandingFileError, match="not valid UTF-8"):
-        load_paths(connection, [path])
+        load_file(connection, landing_file_for(path))
 
     assert scalar(connection, "select count(*) from raw.task_executions") == 0
     assert scalar(connection, "select count(*) from raw.rejected_rows") == 0
@@ -255,7 +255,7 @@ def test_database_failure_mid_copy_rolls_back_the_whole_file(connection, tmp_pat
     path = write_csv(tmp_path / "task_executions.csv", rows)
 
     with pytest.raises(LandingFileError, match="disk full"):
-        load_paths(connection, [path])
+        load_file(connection, landing_file_for(path))
 
     assert scalar(connection, "select count(*) from raw.task_executions") == 0
     assert scalar(connection, "select count(*) from raw.rejected_rows") == 0
@@ -335,3 +335,32 @@ def test_cli_rejects_a_file_that_is_not_a_landing_file(connection, tmp_path, cap
 
     assert main(["load", str(other)]) == 1
     assert "invoices.csv: not a landing file" in capsys.readouterr().err
+
+
+def test_a_failing_file_does_not_stop_the_others(connection, tmp_path, capsys):
+    write_csv(tmp_path / "task_executions__1.csv", [task_row()])
+    (tmp_path / "task_executions__2.csv").write_text("id,colour\n", encoding="utf-8")
+    write_csv(tmp_path / "task_executions__3.csv", [task_row(id=TASK_2, task_id="TASK-2")])
+
+    assert main(["load", str(tmp_path)]) == 1
+
+    captured = capsys.readouterr()
+    assert "task_executions__2.csv: unknown column(s) colour" in captured.err
+    assert "2 loaded" in captured.out
+    assert scalar(connection, "select count(*) from raw.task_executions") == 2
+    assert connection.execute(
+        "select status, count(*) from raw.load_batches group by 1 order by 1"
+    ).fetchall() == [("failed", 1), ("loaded", 2)]
+
+
+def test_jsonl_unknown_key_rejects_the_row(connection, tmp_path):
+    row = {**task_row(), "colour": "blue"}
+    (tmp_path / "task_executions.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+    [result] = load_paths(connection, [tmp_path / "task_executions.jsonl"])
+
+    assert (result.rows_loaded, result.rows_rejected) == (0, 1)
+    assert connection.execute("select field, reason from raw.rejected_rows").fetchone() == (
+        "colour",
+        "unknown column for table task_executions",
+    )

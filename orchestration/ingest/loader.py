@@ -97,10 +97,22 @@ def file_checksum(path: Path) -> str:
 def load_paths(
     connection: psycopg.Connection, paths: Iterable[Path], *, force: bool = False
 ) -> list[BatchResult]:
-    """Load every landing file under ``paths``; return one result per file."""
+    """Load every landing file under ``paths``; return one result per file.
+
+    Each file is its own transaction: a file that cannot be loaded is reported as ``failed``
+    (nothing of it kept) and the other files still load.
+    """
     discovery = discover(paths)
     apply_migrations(connection)
-    return [load_file(connection, item, force=force) for item in discovery.files]
+    results = []
+    for item in discovery.files:
+        try:
+            results.append(load_file(connection, item, force=force))
+        except LandingFileError as error:
+            results.append(
+                BatchResult(item.display_name, item.table.name, "failed", message=str(error))
+            )
+    return results
 
 
 def load_file(
