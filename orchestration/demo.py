@@ -94,7 +94,7 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
         f"dbt build (as_of {as_of.isoformat()})",
         lambda: run_dbt(["build", "--vars", f"{{as_of: '{as_of.isoformat()}'}}"]),
     )
-    _step(5, total, "summarizing", lambda: _print_warehouse_summary())
+    _step(5, total, "summarizing", lambda: _print_warehouse_summary(as_of))
     _print_next_steps()
     return 0
 
@@ -123,7 +123,68 @@ SUMMARY_QUERIES = {
 }
 
 
-def _print_warehouse_summary() -> None:
+ORGANIZATION_MONTH = """
+select
+    organizations.name,
+    analytics.total_tasks,
+    analytics.total_cost_usd,
+    analytics.total_baseline_cost_usd,
+    analytics.total_savings_usd,
+    analytics.savings_percentage,
+    organizations.baseline_provider
+from analytics.organization_analytics as analytics
+inner join analytics.organizations as organizations
+    on analytics.organization_id = organizations.id
+where analytics.aggregation_period = 'monthly'
+    and analytics.metric_date = date_trunc('month', %(as_of)s at time zone 'utc')::date
+order by analytics.total_savings_usd desc
+"""
+
+PROVIDER_MONTH = """
+select task_type, provider, total_tasks, success_rate, avg_cost_usd, median_duration_ms
+from analytics.provider_performance_metrics
+where aggregation_period = 'monthly'
+    and metric_date = date_trunc('month', %(as_of)s at time zone 'utc')::date
+order by task_type, avg_cost_usd
+"""
+
+
+def _money(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def _print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    print(f"\n      {title}")
+    for row in [header, *rows]:
+        cells = [str(cell).rjust(width) if index else str(cell).ljust(width)
+                 for index, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        print("      " + "  ".join(cells))
+
+
+def _print_business_summary(connection: psycopg.Connection, as_of: datetime) -> None:
+    month = as_of.strftime("%B %Y")
+    rows = connection.execute(ORGANIZATION_MONTH, {"as_of": as_of}).fetchall()
+    _print_table(
+        f"{month}, per organization (completed tasks; savings = baseline - cost):",
+        ("organization", "tasks", "cost", "baseline", "savings", "savings %", "baseline is"),
+        [(name, f"{tasks:,}", _money(cost), _money(baseline), _money(savings),
+          "-" if percent is None else f"{percent}%", baseline_provider)
+         for name, tasks, cost, baseline, savings, percent, baseline_provider in rows],
+    )  # fmt: skip
+    rows = connection.execute(PROVIDER_MONTH, {"as_of": as_of}).fetchall()
+    _print_table(
+        f"{month}, providers by task type (finished tasks):",
+        ("task type", "provider", "tasks", "success %", "avg cost", "median duration"),
+        [(task_type, provider, f"{tasks:,}", f"{rate}%", f"${cost:.4f}",
+          f"{median / 1000:.0f} s" if median is not None else "-")
+         for task_type, provider, tasks, rate, cost, median in rows],
+    )  # fmt: skip
+
+
+def _print_warehouse_summary(as_of: datetime) -> None:
     with postgres.connect() as connection:
         print()
         for label, query in SUMMARY_QUERIES.items():
@@ -145,6 +206,7 @@ def _print_warehouse_summary() -> None:
             """
         ).fetchone()
         print(f"      task start dates: {first} to {last} (UTC)")
+        _print_business_summary(connection, as_of)
 
 
 def _print_next_steps() -> None:

@@ -43,6 +43,9 @@ TOKENS_PER_SECOND = 25
 CODE_LANGUAGES = {
     "typescript": 0.3, "python": 0.3, "javascript": 0.15, "go": 0.1, "java": 0.1, "rust": 0.05,
 }  # fmt: skip
+# Share of tasks the router sends to the cheapest provider at list price; the others go by
+# task-type fit (ROUTING_WEIGHTS), which is what makes savings vary by organization.
+SHARE_ROUTED_BY_COST = 0.55
 # Which provider the router prefers per task type (weights over PROVIDERS).
 ROUTING_WEIGHTS = {
     "bug_fix": (0.4, 0.35, 0.25),
@@ -70,19 +73,19 @@ WORKDAY_SPREAD_HOURS = 2.5
 
 # Generic list prices per provider: (cost_per_token, cost_per_request, cost_per_minute).
 LIST_PRICES = {
-    "github_copilot": ("0.000008", "0.002", "0.01"),
+    "github_copilot": ("0.000014", "0.003", "0.01"),
     "openai_codex": ("0.000015", "0.004", None),
     "google_code_assist": ("0.000010", "0.003", "0.005"),
 }
-PRICE_CHANGE_FACTOR = {"github_copilot": "0.9", "openai_codex": "0.8", "google_code_assist": "1.1"}
+PRICE_CHANGE_FACTOR = {"github_copilot": "0.95", "openai_codex": "0.8", "google_code_assist": "1.1"}
 # Task-type-specific rows: (provider, task_type, cost_per_token).
 TASK_TYPE_PRICES = (
     ("openai_codex", "feature", "0.000018"),
-    ("github_copilot", "documentation", "0.000005"),
+    ("github_copilot", "documentation", "0.000006"),
 )
 # Tier-specific rows: (provider, tier, task_type or None, cost_per_token).
 TIER_PRICES = (
-    ("github_copilot", "enterprise", None, "0.000006"),
+    ("github_copilot", "enterprise", None, "0.000011"),
     ("openai_codex", "enterprise", None, "0.000012"),
     ("google_code_assist", "enterprise", None, "0.000008"),
     ("google_code_assist", "premium", "test", "0.000007"),

@@ -267,13 +267,13 @@ class Generator:
         org = organization.row
         self.task_counter += 1
         task_type = self.weighted(catalog.TASK_TYPE_WEIGHTS)
-        provider = self.rng.choices(PROVIDERS, weights=catalog.ROUTING_WEIGHTS[task_type])[0]
         median = catalog.MEDIAN_DURATION_SECONDS[task_type]
         duration_ms = max(
             1000, round(self.rng.lognormvariate(math.log(median), catalog.DURATION_SIGMA) * 1000)
         )
         tokens = max(50, round(duration_ms / 1000 * catalog.TOKENS_PER_SECOND
                                * self.rng.lognormvariate(0, 0.3)))  # fmt: skip
+        provider = self.route(task_type, pricing, started, tokens, duration_ms)
         failure_rate = catalog.BASE_FAILURE_RATE[provider] * catalog.FAILURE_FACTOR[task_type]
         outcome = "completed"
         roll = self.rng.random()
@@ -326,6 +326,15 @@ class Generator:
             versions.append(final)
         decisions = self.decisions(base, versions[-1], cost, duration_ms, outcome)
         return versions, decisions
+
+    def route(self, task_type: str, pricing: list[Row], started: datetime, tokens: int,
+              duration_ms: int) -> str:  # fmt: skip
+        """The router: usually the cheapest provider at list price, else by task-type fit."""
+        if self.rng.random() < catalog.SHARE_ROUTED_BY_COST:
+            costs = {p: self.priced(self.list_price(pricing, p, started), tokens, duration_ms)
+                     for p in PROVIDERS}  # fmt: skip
+            return min(PROVIDERS, key=lambda p: (costs[p], p))
+        return self.rng.choices(PROVIDERS, weights=catalog.ROUTING_WEIGHTS[task_type])[0]
 
     def description(self, task_type: str, user: Row) -> str:
         template = self.rng.choice(catalog.DESCRIPTIONS[task_type])
