@@ -6,7 +6,8 @@ Prices (window [from, until)):
   P3 openai_codex, any: 0.00001/token + 0.002/request, from 2026-03-02 00:00 (price change)
   P4 openai_codex, enterprise tier: 0.000005/token, from 2026-01-01
 Org A: standard tier, no default provider (baseline = github_copilot); users A1, A2 (joins
-2026-03-02 08:00). Org B: enterprise, default provider openai_codex; user B1. as_of 2026-03-03 12:00.
+2026-03-02 08:00). Org B: enterprise, default provider openai_codex; user B1.
+as_of 2026-03-03 12:00.
 
   T1 A1 openai_codex bug_fix  03-01 10:00, 60 s, 1000 tok, completed
      cost P2 = 0.02 + 0.002 = 0.022; baseline P1 = 0.01 + 0.001 + 0.01 = 0.021; savings -0.001
