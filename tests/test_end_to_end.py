@@ -116,3 +116,23 @@ def test_chaos_data_is_caught_row_by_row_and_nothing_is_lost(connection, dbt, tm
         """
     ).fetchone()
     assert staged == raw_tasks == summary.distinct_tasks
+    quarantined = dict(
+        connection.execute(
+            "select reason, count(*) from monitoring.quarantined_task_executions group by 1"
+        ).fetchall()
+    )
+    assert quarantined == {
+        kind.removeprefix("quarantine_"): count
+        for kind, count in expected.items()
+        if kind.startswith("quarantine_")
+    }
+    in_marts = connection.execute("select count(*) from analytics.task_executions").fetchone()[0]
+    assert in_marts + sum(quarantined.values()) == raw_tasks  # nothing is lost
+    unreconciled = connection.execute(
+        """
+        select count(*) from monitoring.reconciliation_daily
+        where raw_vs_mart_task_difference != 0 or mart_vs_rollup_task_difference != 0
+            or mart_vs_rollup_cost_difference != 0
+        """
+    ).fetchone()[0]
+    assert unreconciled == 0
