@@ -209,3 +209,32 @@ def test_4_2_daily_reconciliation(connection, warehouse):
     assert raw == [(today, 4, Decimal("0.065000"))]
     assert agg == [(today, 4, Decimal("0.05"))]
     assert isinstance(today, date)
+
+
+def test_correct_models_beside_the_spec_queries(connection, warehouse):
+    today = warehouse
+    month, monday = today.replace(day=1), today - timedelta(days=today.weekday())
+
+    assert connection.execute(
+        "select total_tasks, total_cost_usd, total_baseline_cost_usd, total_savings_usd, "
+        "savings_percentage from organization_cost_dashboard where month_start = %s",
+        (month,),
+    ).fetchall() == [(4, Decimal("0.05"), Decimal("0.08"), Decimal("0.03"), Decimal("40.00"))]
+    assert connection.execute(
+        "select user_name, total_tasks, total_savings_usd, most_used_provider, task_rank "
+        "from team_productivity_weekly where week_start = %s order by user_name",
+        (monday,),
+    ).fetchall() == [
+        ("Ada", 2, Decimal("0.020000"), "github_copilot", 1),
+        ("Bob", 2, Decimal("0.010000"), "openai_codex", 1),
+    ]
+    # Each task counted once: codex bug_fix = t1 (completed) + t3 (failed).
+    assert connection.execute(
+        "select provider, total_tasks, success_rate, avg_duration_ms, avg_cost_usd "
+        "from provider_comparison_monthly where task_type = 'bug_fix' and month_start = %s "
+        "order by provider",
+        (month,),
+    ).fetchall() == [
+        ("github_copilot", 1, Decimal("100.00"), 60_000, Decimal("0.030000")),
+        ("openai_codex", 2, Decimal("50.00"), 30_000, Decimal("0.010000")),
+    ]
