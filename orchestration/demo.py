@@ -77,7 +77,11 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
     def load() -> list:
         with postgres.connect(autocommit=True) as connection:
             apply_migrations(connection)
-            remove_demo_batches(connection, landing)
+            if remove_demo_batches(connection, landing):
+                # The previous demo's data is gone from raw; its incremental rollups (never
+                # fully refreshed, by design) must go too, so the demo starts clean.
+                connection.execute("drop schema if exists analytics cascade")
+                connection.execute("drop schema if exists monitoring cascade")
             return load_paths(connection, [landing])
 
     results = _step(3, total, "loading landing files into schema raw", load)

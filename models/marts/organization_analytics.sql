@@ -1,7 +1,27 @@
-{#- Per organization and period (daily, weekly, monthly): tasks started in the period (any
-    status), developers, and completed tasks' cost, baseline and savings. Money columns of a
-    weekly or monthly row are the sums of its daily rows (each rounded to cents), so the rows
-    of one organization always add up; savings_percentage uses the unrounded sums. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        full_refresh=false,
+        on_schema_change='fail',
+        post_hook=["delete from {{ this }} where total_tasks = 0"],
+    )
+}}
+
+-- depends_on: {{ ref('stg_platform__task_execution_versions') }}
+-- depends_on: {{ ref('stg_platform__organizations') }}
+-- depends_on: {{ ref('stg_platform__users') }}
+-- depends_on: {{ ref('int_batch_watermark') }}
+
+{# Per organization and period (daily, weekly, monthly): tasks started in the period (any
+    status), developers, and completed tasks' cost, baseline and savings. Money columns are
+    cents: a day rounds its exact sum, and a week or a month is the sum of its days, so the rows
+    of one organization always add up; savings_percentage uses the unrounded sums.
+    Incremental: rebuilds the periods of changed tasks (before and after the change), of open
+    tasks and of organizations whose data or users changed; a period left without tasks is
+    deleted (post-hook). Never fully refreshed: periods whose raw rows were purged by retention
+    are kept. #}
 with tasks as (
     select * from {{ ref('task_executions') }}
 ),
@@ -10,7 +30,7 @@ users as (
     select * from {{ ref('users') }}
 ),
 
-task_periods as (
+all_task_periods as (
     select
         tasks.*,
         period_kinds.aggregation_period,
@@ -18,6 +38,65 @@ task_periods as (
             as period_start
     from tasks
     cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+{% if is_incremental() %}
+changed_organizations as (
+    select organizations.organization_id
+    from {{ ref('stg_platform__organizations') }} as organizations
+    where organizations.batch_id > {{ previous_watermark() }}
+    union
+    select user_rows.organization_id
+    from {{ ref('stg_platform__users') }} as user_rows
+    where user_rows.batch_id > {{ previous_watermark() }}
+),
+
+affected_days as (
+    select
+        changed.organization_id,
+        changed.start_date
+    from ({{ changed_task_versions() }}) as changed
+    union
+    select
+        tasks.organization_id,
+        tasks.start_date
+    from tasks
+    where
+        tasks.built_from_batch_id > {{ previous_watermark() }}
+        or tasks.reported_status in ('pending', 'running')
+        or tasks.organization_id in (
+            select changed_organizations.organization_id from changed_organizations
+        )
+),
+
+period_keys as (
+    select distinct
+        affected_days.organization_id,
+        period_kinds.aggregation_period,
+        {{ period_start_date('period_kinds.aggregation_period', 'affected_days.start_date') }}
+            as period_start
+    from affected_days
+    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+{% else %}
+period_keys as (
+    select distinct
+        organization_id,
+        aggregation_period,
+        period_start
+    from all_task_periods
+),
+
+{% endif %}
+task_periods as (
+    select all_task_periods.*
+    from all_task_periods
+    inner join period_keys
+        on
+            all_task_periods.organization_id = period_keys.organization_id
+            and all_task_periods.aggregation_period = period_keys.aggregation_period
+            and all_task_periods.period_start = period_keys.period_start
 ),
 
 period_tasks as (
@@ -37,32 +116,32 @@ period_tasks as (
     group by organization_id, aggregation_period, period_start
 ),
 
-daily_money as (
+period_day_money as (
     select
         organization_id,
+        aggregation_period,
+        period_start,
         start_date,
         round(coalesce(sum(cost_usd) filter (where status = 'completed'), 0), 2)
-            as total_cost_usd,
+            as cost_cents,
         round(coalesce(sum(baseline_cost_usd) filter (where status = 'completed'), 0), 2)
-            as total_baseline_cost_usd,
+            as baseline_cents,
         round(coalesce(sum(savings_usd) filter (where status = 'completed'), 0), 2)
-            as total_savings_usd
-    from tasks
-    group by organization_id, start_date
+            as savings_cents
+    from task_periods
+    group by organization_id, aggregation_period, period_start, start_date
 ),
 
 period_money as (
     select
-        daily_money.organization_id,
-        period_kinds.aggregation_period,
-        {{ period_start_date('period_kinds.aggregation_period', 'daily_money.start_date') }}
-            as period_start,
-        sum(daily_money.total_cost_usd) as total_cost_usd,
-        sum(daily_money.total_baseline_cost_usd) as total_baseline_cost_usd,
-        sum(daily_money.total_savings_usd) as total_savings_usd
-    from daily_money
-    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
-    group by daily_money.organization_id, period_kinds.aggregation_period, period_start
+        organization_id,
+        aggregation_period,
+        period_start,
+        sum(cost_cents) as total_cost_usd,
+        sum(baseline_cents) as total_baseline_cost_usd,
+        sum(savings_cents) as total_savings_usd
+    from period_day_money
+    group by organization_id, aggregation_period, period_start
 ),
 
 provider_counts as (
@@ -111,47 +190,48 @@ task_type_breakdown as (
 
 developers as (
     select
-        period_tasks.organization_id,
-        period_tasks.aggregation_period,
-        period_tasks.period_start,
+        period_keys.organization_id,
+        period_keys.aggregation_period,
+        period_keys.period_start,
         count(users.id) as total_developers
-    from period_tasks
+    from period_keys
     left join users
         on
-            period_tasks.organization_id = users.organization_id
+            period_keys.organization_id = users.organization_id
             and coalesce(
                 users.created_at < {{ utc_midnight(period_end(
-                    'period_tasks.aggregation_period', 'period_tasks.period_start')) }},
+                    'period_keys.aggregation_period', 'period_keys.period_start')) }},
                 true
             )
             and coalesce(
-                users.deleted_at >= {{ utc_midnight('period_tasks.period_start') }}, true
+                users.deleted_at >= {{ utc_midnight('period_keys.period_start') }}, true
             )
     group by
-        period_tasks.organization_id,
-        period_tasks.aggregation_period,
-        period_tasks.period_start
+        period_keys.organization_id,
+        period_keys.aggregation_period,
+        period_keys.period_start
 ),
 
 final as (
     select
-        {{ surrogate_uuid(['period_tasks.organization_id', 'period_tasks.period_start',
-            'period_tasks.aggregation_period']) }} as id,
-        period_tasks.organization_id,
-        period_tasks.period_start as metric_date,
-        period_tasks.aggregation_period::varchar(20) as aggregation_period,
-        period_tasks.period_start,
-        ({{ period_end('period_tasks.aggregation_period', 'period_tasks.period_start') }})::date
+        {{ surrogate_uuid(['period_keys.organization_id', 'period_keys.period_start',
+            'period_keys.aggregation_period']) }} as id,
+        period_keys.organization_id,
+        period_keys.period_start as metric_date,
+        period_keys.aggregation_period::varchar(20) as aggregation_period,
+        period_keys.period_start,
+        ({{ period_end('period_keys.aggregation_period', 'period_keys.period_start') }})::date
             as period_end,
-        period_tasks.total_tasks::integer as total_tasks,
-        period_tasks.completed_tasks::integer as completed_tasks,
-        period_tasks.failed_tasks::integer as failed_tasks,
-        period_tasks.timed_out_tasks::integer as timed_out_tasks,
+        coalesce(period_tasks.total_tasks, 0)::integer as total_tasks,
+        coalesce(period_tasks.completed_tasks, 0)::integer as completed_tasks,
+        coalesce(period_tasks.failed_tasks, 0)::integer as failed_tasks,
+        coalesce(period_tasks.timed_out_tasks, 0)::integer as timed_out_tasks,
         developers.total_developers::integer as total_developers,
-        period_tasks.active_developers::integer as active_developers,
-        period_money.total_cost_usd::numeric(10, 2) as total_cost_usd,
-        period_money.total_baseline_cost_usd::numeric(10, 2) as total_baseline_cost_usd,
-        period_money.total_savings_usd::numeric(10, 2) as total_savings_usd,
+        coalesce(period_tasks.active_developers, 0)::integer as active_developers,
+        coalesce(period_money.total_cost_usd, 0)::numeric(10, 2) as total_cost_usd,
+        coalesce(period_money.total_baseline_cost_usd, 0)::numeric(10, 2)
+            as total_baseline_cost_usd,
+        coalesce(period_money.total_savings_usd, 0)::numeric(10, 2) as total_savings_usd,
         case
             when period_tasks.baseline_exact != 0
                 then
@@ -160,28 +240,34 @@ final as (
         provider_breakdown.provider_usage,
         provider_breakdown.provider_costs,
         task_type_breakdown.task_type_distribution,
+        {{ current_watermark() }} as built_from_batch_id,
         {{ run_started_at_literal() }} as created_at
-    from period_tasks
-    inner join period_money
+    from period_keys
+    left join period_tasks
         on
-            period_tasks.organization_id = period_money.organization_id
-            and period_tasks.aggregation_period = period_money.aggregation_period
-            and period_tasks.period_start = period_money.period_start
-    inner join provider_breakdown
+            period_keys.organization_id = period_tasks.organization_id
+            and period_keys.aggregation_period = period_tasks.aggregation_period
+            and period_keys.period_start = period_tasks.period_start
+    left join period_money
         on
-            period_tasks.organization_id = provider_breakdown.organization_id
-            and period_tasks.aggregation_period = provider_breakdown.aggregation_period
-            and period_tasks.period_start = provider_breakdown.period_start
-    inner join task_type_breakdown
+            period_keys.organization_id = period_money.organization_id
+            and period_keys.aggregation_period = period_money.aggregation_period
+            and period_keys.period_start = period_money.period_start
+    left join provider_breakdown
         on
-            period_tasks.organization_id = task_type_breakdown.organization_id
-            and period_tasks.aggregation_period = task_type_breakdown.aggregation_period
-            and period_tasks.period_start = task_type_breakdown.period_start
-    inner join developers
+            period_keys.organization_id = provider_breakdown.organization_id
+            and period_keys.aggregation_period = provider_breakdown.aggregation_period
+            and period_keys.period_start = provider_breakdown.period_start
+    left join task_type_breakdown
         on
-            period_tasks.organization_id = developers.organization_id
-            and period_tasks.aggregation_period = developers.aggregation_period
-            and period_tasks.period_start = developers.period_start
+            period_keys.organization_id = task_type_breakdown.organization_id
+            and period_keys.aggregation_period = task_type_breakdown.aggregation_period
+            and period_keys.period_start = task_type_breakdown.period_start
+    left join developers
+        on
+            period_keys.organization_id = developers.organization_id
+            and period_keys.aggregation_period = developers.aggregation_period
+            and period_keys.period_start = developers.period_start
 )
 
 select * from final

@@ -1,6 +1,94 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where id in (select task_execution_id from "
+            ~ "{{ ref('int_task_executions_checked') }} where quarantine_reason is not null)"
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_task_executions_checked') }}
+-- depends_on: {{ ref('stg_platform__provider_pricing') }}
+-- depends_on: {{ ref('stg_platform__organizations') }}
+-- depends_on: {{ ref('stg_platform__users') }}
+-- depends_on: {{ ref('int_batch_watermark') }}
+
+{# Incremental: rebuilds the tasks that received a version since the previous build, the
+    open tasks (their status moves with as_of), the tasks a new or corrected price or a changed
+    organization or user can affect; a task whose newest version now breaks a hard rule is
+    removed (post-hook). Without a previous build (or with --full-refresh), every task. #}
 with costs as (
     select * from {{ ref('int_task_costs') }}
 ),
+
+{% if is_incremental() %}
+checked as (
+    select
+        *,
+        coalesce(default_provider, '{{ var("baseline_provider") }}') as baseline_provider
+    from {{ ref('int_task_executions_checked') }}
+),
+
+changed_prices as (
+    select * from {{ ref('stg_platform__provider_pricing') }}
+    where batch_id > {{ previous_watermark() }}
+),
+
+changed_organizations as (
+    select organizations.organization_id
+    from {{ ref('stg_platform__organizations') }} as organizations
+    where organizations.batch_id > {{ previous_watermark() }}
+),
+
+changed_users as (
+    select user_rows.user_id
+    from {{ ref('stg_platform__users') }} as user_rows
+    where user_rows.batch_id > {{ previous_watermark() }}
+),
+
+to_rebuild as (
+    select checked.task_execution_id from checked
+    where
+        checked.last_batch_id > {{ previous_watermark() }}
+        or checked.organization_id in (
+            select changed_organizations.organization_id from changed_organizations
+        )
+        or checked.user_id in (select changed_users.user_id from changed_users)
+        or exists (
+            select 1 from changed_prices
+            where
+                checked.started_at >= changed_prices.effective_from
+                and changed_prices.provider in (checked.provider, checked.baseline_provider)
+        )
+    union
+    select previous_build.id from {{ this }} as previous_build
+    where
+        previous_build.reported_status in ('pending', 'running')
+        or previous_build.pricing_id in (
+            select changed_prices.provider_pricing_id from changed_prices
+        )
+        or previous_build.baseline_pricing_id in (
+            select changed_prices.provider_pricing_id from changed_prices
+        )
+),
+
+selected_costs as (
+    select costs.*
+    from costs
+    inner join to_rebuild
+        on costs.task_execution_id = to_rebuild.task_execution_id
+),
+
+{% else %}
+selected_costs as (
+    select * from costs
+),
+
+{% endif %}
 
 final as (
     select
@@ -33,8 +121,9 @@ final as (
         baseline_pricing_id,
         {{ utc_date('started_at') }} as start_date,
         batch_id,
-        version_count
-    from costs
+        version_count,
+        {{ current_watermark() }} as built_from_batch_id
+    from selected_costs
 )
 
 select * from final

@@ -1,10 +1,26 @@
-{#- Per user and period (daily, weekly, monthly): tasks started (any status), and completed
-    tasks' duration, cost and savings. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        full_refresh=false,
+        on_schema_change='fail',
+        post_hook=["delete from {{ this }} where total_tasks = 0"],
+    )
+}}
+
+-- depends_on: {{ ref('stg_platform__task_execution_versions') }}
+-- depends_on: {{ ref('int_batch_watermark') }}
+
+{# Per user and period (daily, weekly, monthly): tasks started (any status), and completed
+    tasks' duration, cost and savings. Incremental like organization_analytics: rebuilds the
+    periods of changed and open tasks, deletes periods left without tasks, never fully
+    refreshed. #}
 with tasks as (
     select * from {{ ref('task_executions') }}
 ),
 
-task_periods as (
+all_task_periods as (
     select
         tasks.*,
         period_kinds.aggregation_period,
@@ -12,6 +28,52 @@ task_periods as (
             as period_start
     from tasks
     cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+{% if is_incremental() %}
+affected_days as (
+    select
+        changed.user_id,
+        changed.start_date
+    from ({{ changed_task_versions() }}) as changed
+    union
+    select
+        user_id,
+        start_date
+    from tasks
+    where
+        built_from_batch_id > {{ previous_watermark() }}
+        or reported_status in ('pending', 'running')
+),
+
+period_keys as (
+    select distinct
+        affected_days.user_id,
+        period_kinds.aggregation_period,
+        {{ period_start_date('period_kinds.aggregation_period', 'affected_days.start_date') }}
+            as period_start
+    from affected_days
+    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+{% else %}
+period_keys as (
+    select distinct
+        user_id,
+        aggregation_period,
+        period_start
+    from all_task_periods
+),
+
+{% endif %}
+task_periods as (
+    select all_task_periods.*
+    from all_task_periods
+    inner join period_keys
+        on
+            all_task_periods.user_id = period_keys.user_id
+            and all_task_periods.aggregation_period = period_keys.aggregation_period
+            and all_task_periods.period_start = period_keys.period_start
 ),
 
 period_tasks as (
@@ -78,38 +140,45 @@ task_type_breakdown as (
 
 final as (
     select
-        {{ surrogate_uuid(['period_tasks.user_id', 'period_tasks.period_start',
-            'period_tasks.aggregation_period']) }} as id,
-        period_tasks.user_id,
+        {{ surrogate_uuid(['period_keys.user_id', 'period_keys.period_start',
+            'period_keys.aggregation_period']) }} as id,
+        period_keys.user_id,
         period_tasks.organization_id,
-        period_tasks.period_start as metric_date,
-        period_tasks.aggregation_period::varchar(20) as aggregation_period,
-        period_tasks.period_start,
-        ({{ period_end('period_tasks.aggregation_period', 'period_tasks.period_start') }})::date
+        period_keys.period_start as metric_date,
+        period_keys.aggregation_period::varchar(20) as aggregation_period,
+        period_keys.period_start,
+        ({{ period_end('period_keys.aggregation_period', 'period_keys.period_start') }})::date
             as period_end,
-        period_tasks.total_tasks::integer as total_tasks,
-        period_tasks.completed_tasks::integer as completed_tasks,
-        period_tasks.failed_tasks::integer as failed_tasks,
-        period_tasks.total_duration_ms::bigint as total_duration_ms,
+        coalesce(period_tasks.total_tasks, 0)::integer as total_tasks,
+        coalesce(period_tasks.completed_tasks, 0)::integer as completed_tasks,
+        coalesce(period_tasks.failed_tasks, 0)::integer as failed_tasks,
+        coalesce(period_tasks.total_duration_ms, 0)::bigint as total_duration_ms,
         period_tasks.avg_task_duration_ms::integer as avg_task_duration_ms,
-        period_tasks.total_cost_usd::numeric(10, 6) as total_cost_usd,
-        period_tasks.total_baseline_cost_usd::numeric(10, 6) as total_baseline_cost_usd,
-        period_tasks.total_savings_usd::numeric(10, 6) as total_savings_usd,
+        coalesce(period_tasks.total_cost_usd, 0)::numeric(10, 6) as total_cost_usd,
+        coalesce(period_tasks.total_baseline_cost_usd, 0)::numeric(10, 6)
+            as total_baseline_cost_usd,
+        coalesce(period_tasks.total_savings_usd, 0)::numeric(10, 6) as total_savings_usd,
         provider_breakdown.most_used_provider::varchar(100) as most_used_provider,
         provider_breakdown.provider_usage,
         task_type_breakdown.task_type_distribution,
+        {{ current_watermark() }} as built_from_batch_id,
         {{ run_started_at_literal() }} as created_at
-    from period_tasks
-    inner join provider_breakdown
+    from period_keys
+    left join period_tasks
         on
-            period_tasks.user_id = provider_breakdown.user_id
-            and period_tasks.aggregation_period = provider_breakdown.aggregation_period
-            and period_tasks.period_start = provider_breakdown.period_start
-    inner join task_type_breakdown
+            period_keys.user_id = period_tasks.user_id
+            and period_keys.aggregation_period = period_tasks.aggregation_period
+            and period_keys.period_start = period_tasks.period_start
+    left join provider_breakdown
         on
-            period_tasks.user_id = task_type_breakdown.user_id
-            and period_tasks.aggregation_period = task_type_breakdown.aggregation_period
-            and period_tasks.period_start = task_type_breakdown.period_start
+            period_keys.user_id = provider_breakdown.user_id
+            and period_keys.aggregation_period = provider_breakdown.aggregation_period
+            and period_keys.period_start = provider_breakdown.period_start
+    left join task_type_breakdown
+        on
+            period_keys.user_id = task_type_breakdown.user_id
+            and period_keys.aggregation_period = task_type_breakdown.aggregation_period
+            and period_keys.period_start = task_type_breakdown.period_start
 )
 
 select * from final

@@ -6,7 +6,8 @@ ranked as (
     select
         *,
         {{ newest_version_rank('id', ['created_at']) }} as version_rank,
-        count(*) over (partition by id) as version_count
+        count(*) over (partition by id) as version_count,
+        max(_batch_id) over (partition by id) as last_batch_id
     from source
 ),
 
@@ -27,6 +28,7 @@ final as (
         actual_quality_score,
         created_at,
         version_count,
+        last_batch_id,
         _loaded_at as loaded_at,
         _batch_id as batch_id
     from ranked

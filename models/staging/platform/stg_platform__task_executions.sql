@@ -24,7 +24,8 @@ ranked as (
         *,
         {{ newest_version_rank('id', ['updated_at', 'status_rank']) }} as version_rank,
         count(*) over (partition by id) as version_count,
-        min(_loaded_at) over (partition by id) as first_loaded_at
+        min(_loaded_at) over (partition by id) as first_loaded_at,
+        max(_batch_id) over (partition by id) as last_batch_id
     from versioned
 ),
 
@@ -62,6 +63,7 @@ final as (
         updated_at,
         version_count,
         first_loaded_at,
+        last_batch_id,
         _loaded_at as loaded_at,
         _batch_id as batch_id,
         normalized_status not in ('pending', 'running', 'completed', 'failed')
