@@ -21,3 +21,9 @@
         where batch_id > {{ previous_watermark() }}
     )
 {%- endmacro %}
+
+{#- When this model last rebuilt any row ('-infinity' when empty). Rows of upstream marts
+    rebuilt after it (for whatever reason) are changes to take in. -#}
+{% macro previous_build_time() -%}
+    (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ this }})
+{%- endmacro %}

@@ -23,7 +23,7 @@ from orchestration.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 6)
 DAYS = 5
-BOOKKEEPING = {"built_from_batch_id", "loaded_at"}  # when, not what
+BOOKKEEPING = {"built_from_batch_id", "built_at", "loaded_at"}  # when, not what
 ROLLUPS = {"organization_analytics", "user_analytics", "provider_performance_metrics"}
 COMPARED = [
     ("analytics", "task_executions"),

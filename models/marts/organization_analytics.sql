@@ -62,8 +62,7 @@ affected_days as (
         tasks.start_date
     from tasks
     where
-        tasks.built_from_batch_id > {{ previous_watermark() }}
-        or tasks.reported_status in ('pending', 'running')
+        tasks.built_at > {{ previous_build_time() }}
         or tasks.organization_id in (
             select changed_organizations.organization_id from changed_organizations
         )
@@ -241,6 +240,7 @@ final as (
         provider_breakdown.provider_costs,
         task_type_breakdown.task_type_distribution,
         {{ current_watermark() }} as built_from_batch_id,
+        {{ run_started_at_literal() }} as built_at,
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks

@@ -73,8 +73,7 @@ affected_days as (
         tasks.start_date
     from tasks
     where
-        tasks.built_from_batch_id > {{ previous_watermark() }}
-        or tasks.reported_status in ('pending', 'running')
+        tasks.built_at > {{ previous_build_time() }}
         or tasks.id in (select changed_decisions.task_execution_id from changed_decisions)
 ),
 
@@ -198,6 +197,7 @@ final as (
         coalesce(period_tasks.total_tokens, 0)::bigint as total_tokens,
         round(period_tasks.avg_quality_score, 2)::numeric(5, 2) as avg_quality_score,
         {{ current_watermark() }} as built_from_batch_id,
+        {{ run_started_at_literal() }} as built_at,
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks

@@ -18,7 +18,7 @@
 -- depends_on: {{ ref('int_batch_watermark') }}
 
 {# Incremental: rebuilds the tasks that received a version since the previous build, the
-    open tasks (their status moves with as_of), the tasks a new or corrected price or a changed
+    open tasks whose timed-out state moves with as_of, the tasks a new or corrected price or a changed
     organization or user can affect; a task whose newest version now breaks a hard rule is
     removed (post-hook). Without a previous build (or with --full-refresh), every task. #}
 with costs as (
@@ -67,7 +67,15 @@ to_rebuild as (
     union
     select previous_build.id from {{ this }} as previous_build
     where
-        previous_build.reported_status in ('pending', 'running')
+        -- open tasks whose timed-out state as of this build differs from the stored one
+        (
+            previous_build.reported_status in ('pending', 'running')
+            and (previous_build.status = 'timed_out') != (
+                previous_build.end_time is null
+                and previous_build.start_time
+                < {{ as_of() }} - interval '{{ var("timeout_minutes") }} minutes'
+            )
+        )
         or previous_build.pricing_id in (
             select changed_prices.provider_pricing_id from changed_prices
         )
@@ -122,7 +130,8 @@ final as (
         {{ utc_date('started_at') }} as start_date,
         batch_id,
         version_count,
-        {{ current_watermark() }} as built_from_batch_id
+        {{ current_watermark() }} as built_from_batch_id,
+        {{ run_started_at_literal() }} as built_at
     from selected_costs
 )
 

@@ -42,8 +42,7 @@ affected_days as (
         start_date
     from tasks
     where
-        built_from_batch_id > {{ previous_watermark() }}
-        or reported_status in ('pending', 'running')
+        built_at > {{ previous_build_time() }}
 ),
 
 period_keys as (
@@ -162,6 +161,7 @@ final as (
         provider_breakdown.provider_usage,
         task_type_breakdown.task_type_distribution,
         {{ current_watermark() }} as built_from_batch_id,
+        {{ run_started_at_literal() }} as built_at,
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks
