@@ -42,3 +42,10 @@
 {% macro utc_midnight(day) -%}
     ({{ day }}::timestamp at time zone 'utc')
 {%- endmacro %}
+
+{#- Join condition on equal key columns: `on {{ keys_match('a', 'b', ['x', 'y']) }}`. -#}
+{% macro keys_match(left, right, columns) -%}
+    {%- for column in columns %}
+    {% if not loop.first %}and {% endif %}{{ left }}.{{ column }} = {{ right }}.{{ column }}
+    {%- endfor %}
+{%- endmacro %}

@@ -14,6 +14,8 @@
 -- depends_on: {{ ref('stg_platform__users') }}
 -- depends_on: {{ ref('int_batch_watermark') }}
 
+{% set period_key = ['organization_id', 'aggregation_period', 'period_start'] %}
+
 {# Per organization and period (daily, weekly, monthly): tasks started in the period (any
     status), developers, and completed tasks' cost, baseline and savings. Money columns are
     cents: a day rounds its exact sum, and a week or a month is the sum of its days, so the rows
@@ -92,10 +94,7 @@ task_periods as (
     select all_task_periods.*
     from all_task_periods
     inner join period_keys
-        on
-            all_task_periods.organization_id = period_keys.organization_id
-            and all_task_periods.aggregation_period = period_keys.aggregation_period
-            and all_task_periods.period_start = period_keys.period_start
+        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
 ),
 
 period_tasks as (
@@ -244,30 +243,15 @@ final as (
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks
-        on
-            period_keys.organization_id = period_tasks.organization_id
-            and period_keys.aggregation_period = period_tasks.aggregation_period
-            and period_keys.period_start = period_tasks.period_start
+        on {{ keys_match('period_keys', 'period_tasks', period_key) }}
     left join period_money
-        on
-            period_keys.organization_id = period_money.organization_id
-            and period_keys.aggregation_period = period_money.aggregation_period
-            and period_keys.period_start = period_money.period_start
+        on {{ keys_match('period_keys', 'period_money', period_key) }}
     left join provider_breakdown
-        on
-            period_keys.organization_id = provider_breakdown.organization_id
-            and period_keys.aggregation_period = provider_breakdown.aggregation_period
-            and period_keys.period_start = provider_breakdown.period_start
+        on {{ keys_match('period_keys', 'provider_breakdown', period_key) }}
     left join task_type_breakdown
-        on
-            period_keys.organization_id = task_type_breakdown.organization_id
-            and period_keys.aggregation_period = task_type_breakdown.aggregation_period
-            and period_keys.period_start = task_type_breakdown.period_start
+        on {{ keys_match('period_keys', 'task_type_breakdown', period_key) }}
     left join developers
-        on
-            period_keys.organization_id = developers.organization_id
-            and period_keys.aggregation_period = developers.aggregation_period
-            and period_keys.period_start = developers.period_start
+        on {{ keys_match('period_keys', 'developers', period_key) }}
 )
 
 select * from final

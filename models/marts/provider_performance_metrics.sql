@@ -13,6 +13,8 @@
 -- depends_on: {{ ref('stg_platform__routing_decisions') }}
 -- depends_on: {{ ref('int_batch_watermark') }}
 
+{% set period_key = ['provider', 'task_type', 'aggregation_period', 'period_start_local'] %}
+
 {# Per provider, task type and period (hourly, daily, weekly, monthly) over finished tasks:
     total = completed + failed (timed-out and unfinished tasks are excluded); durations, cost
     and tokens over completed tasks; quality from each completed task's newest routing
@@ -115,11 +117,7 @@ task_periods as (
     select all_task_periods.*
     from all_task_periods
     inner join period_keys
-        on
-            all_task_periods.provider = period_keys.provider
-            and all_task_periods.task_type = period_keys.task_type
-            and all_task_periods.aggregation_period = period_keys.aggregation_period
-            and all_task_periods.period_start_local = period_keys.period_start_local
+        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
 ),
 
 period_tasks as (
@@ -201,17 +199,9 @@ final as (
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks
-        on
-            period_keys.provider = period_tasks.provider
-            and period_keys.task_type = period_tasks.task_type
-            and period_keys.aggregation_period = period_tasks.aggregation_period
-            and period_keys.period_start_local = period_tasks.period_start_local
+        on {{ keys_match('period_keys', 'period_tasks', period_key) }}
     left join period_cost
-        on
-            period_keys.provider = period_cost.provider
-            and period_keys.task_type = period_cost.task_type
-            and period_keys.aggregation_period = period_cost.aggregation_period
-            and period_keys.period_start_local = period_cost.period_start_local
+        on {{ keys_match('period_keys', 'period_cost', period_key) }}
 )
 
 select * from final

@@ -12,6 +12,8 @@
 -- depends_on: {{ ref('stg_platform__task_execution_versions') }}
 -- depends_on: {{ ref('int_batch_watermark') }}
 
+{% set period_key = ['user_id', 'aggregation_period', 'period_start'] %}
+
 {# Per user and period (daily, weekly, monthly): tasks started (any status), and completed
     tasks' duration, cost and savings. Incremental like organization_analytics: rebuilds the
     periods of changed and open tasks, deletes periods left without tasks, never fully
@@ -69,10 +71,7 @@ task_periods as (
     select all_task_periods.*
     from all_task_periods
     inner join period_keys
-        on
-            all_task_periods.user_id = period_keys.user_id
-            and all_task_periods.aggregation_period = period_keys.aggregation_period
-            and all_task_periods.period_start = period_keys.period_start
+        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
 ),
 
 period_tasks as (
@@ -165,20 +164,11 @@ final as (
         {{ run_started_at_literal() }} as created_at
     from period_keys
     left join period_tasks
-        on
-            period_keys.user_id = period_tasks.user_id
-            and period_keys.aggregation_period = period_tasks.aggregation_period
-            and period_keys.period_start = period_tasks.period_start
+        on {{ keys_match('period_keys', 'period_tasks', period_key) }}
     left join provider_breakdown
-        on
-            period_keys.user_id = provider_breakdown.user_id
-            and period_keys.aggregation_period = provider_breakdown.aggregation_period
-            and period_keys.period_start = provider_breakdown.period_start
+        on {{ keys_match('period_keys', 'provider_breakdown', period_key) }}
     left join task_type_breakdown
-        on
-            period_keys.user_id = task_type_breakdown.user_id
-            and period_keys.aggregation_period = task_type_breakdown.aggregation_period
-            and period_keys.period_start = task_type_breakdown.period_start
+        on {{ keys_match('period_keys', 'task_type_breakdown', period_key) }}
 )
 
 select * from final
