@@ -1,16 +1,51 @@
 """Remove personal data and secrets from free text before it is stored.
 
-The platform's free text (``task_description``, ``error_message``) can carry what developers
+The platform's free text (``task_description``, ``error_message``) holds whatever developers
 paste: e-mail addresses, API keys and tokens, IP addresses, phone numbers, home-directory paths.
-``sanitize_text`` replaces each finding with a typed placeholder (``<email>``, ``<openai_key>``,
-...), so the text stays readable and it is still visible *that* something was removed. Ordinary
-code words are left alone: each pattern is anchored so that identifiers such as ``skip_list``,
-``task-runner``, ``std::vector`` or times like ``12:30:45`` do not match, and IP candidates are
-checked with :mod:`ipaddress`.
+The warehouse has no need for any of them, and storing them would spread personal data and
+live credentials into every copy of the database. ``sanitize_text`` replaces each finding with a
+typed placeholder, so the text stays readable and it stays visible *what kind* of thing was
+removed:
 
-All rules run as one combined regular expression in a single pass: the leftmost finding wins and,
-at the same position, the earlier rule in ``RULES``. A placeholder never matches any rule, so the
-function is idempotent.
+- ``jwt``: JSON Web Tokens (``eyJ...`` and two more base64url segments) -> ``<jwt>``
+- ``bearer_token``: the credential after ``Bearer`` (the word is kept, any case)
+  -> ``Bearer <token>``
+- ``openai_key``: ``sk-...``, ``sk-proj-...`` -> ``<openai_key>``
+- ``github_token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``
+  -> ``<github_token>``
+- ``aws_access_key``: ``AKIA``/``ASIA`` and 16 upper-case letters or digits -> ``<aws_key>``
+- ``slack_token``: ``xoxb-``, ``xoxp-``, ``xoxa-``, ``xoxr-``, ``xoxs-`` -> ``<slack_token>``
+- ``url_credentials``: ``user:password`` in ``scheme://user:password@host`` -> ``<credentials>``
+- ``email``: ``name@domain.tld`` -> ``<email>``
+- ``home_path``: the home prefix and user name of ``/home/alice/...``, ``/Users/bob/...``,
+  ``C:\\Users\\carol\\...``, ``~dave/...``, ``/root/...`` -> ``<home>`` (the rest of the
+  path is kept: ``/home/alice/proj/app.py`` -> ``<home>/proj/app.py``)
+- ``ipv6``: full and compressed IPv6 addresses -> ``<ipv6>``
+- ``ipv4``: dotted IPv4 addresses (octets 0-255) -> ``<ipv4>``
+- ``phone``: ``+<country> ...`` and North-American ``(555) 123-4567``, ``555-123-4567``,
+  ``555.123.4567`` -> ``<phone>``
+
+Ordinary code is left alone. Every pattern is anchored so it cannot start or end inside a
+longer identifier (``skip_list``, ``risky-sk-...``, ``ghost_user``, ``self.email_address``), and
+the ambiguous kinds are checked after matching: IP candidates with :mod:`ipaddress` (so
+``std::vector``, ``a::b``, ``12:30:45``, MAC addresses and hashes stay), phone candidates by
+their digit count, key candidates by a digit or mixed case (so ``sk-some-kebab-name`` stays).
+A string like ``foo@bar`` (no top-level domain) is not an e-mail address here: it is more often
+a package pin, a decorator or ``user@host`` of a shell prompt than a mailbox. Judgement calls the
+other way (replaced, because they cannot be told apart from a finding): ``git@github.com``, a
+four-part version ``1.2.3.4`` with octets <= 255, the slice ``[::1]``, ``~word/`` in prose.
+
+All rules run as one combined regular expression in a single pass, so a placeholder can never be
+matched again by a later rule, and no placeholder matches any rule (``sanitize_text`` is
+idempotent). The leftmost finding wins; at the same position, the rule listed first in
+``RULES``. That order puts tokens before e-mail (a JWT or URL credential containing ``@`` is one
+finding) and IPv6 before IPv4 (``::ffff:10.0.0.1`` is one address). A candidate its check
+rejects (``12:30:45`` as IPv6) is kept as it is; the text it covers is not searched again.
+
+Speed: the loader calls this on every free-text field (~100k per file). Text that cannot hold a
+finding returns after one scan for trigger characters; otherwise each rule's cheap trigger picks
+the rules worth running, and only those are combined (the combinations are cached). All patterns
+are linear: no nested unbounded repetition.
 """
 
 from __future__ import annotations
@@ -20,104 +55,264 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_NOT_TOKEN_BEFORE = r"(?<![A-Za-z0-9_-])"
-_NOT_TOKEN_AFTER = r"(?![A-Za-z0-9_-])"
+# A finding must not start or end inside a longer token (identifier, kebab-case word, key).
+_TOKEN_CHARS = r"A-Za-z0-9_-"
+# Characters that end a user name inside a path.
+_PATH_STOP = r"\s'\"`<>:;,()\[\]{}|*?=&"
+
+
+Check = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of finding.
+
+    ``pattern`` finds candidates; ``is_finding`` (optional) confirms a candidate's text;
+    ``trigger`` is a cheap test that every text holding a finding passes (False: skip the rule);
+    ``keep_group`` names a group of ``pattern`` kept in front of the placeholder ("Bearer").
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    placeholder: str
+    description: str
+    trigger: Check
+    is_finding: Check | None = None
+    keep_group: str | None = None
+
+
+def _has_digit(candidate: str) -> bool:
+    return any(character.isdigit() for character in candidate)
+
+
+def _looks_random(candidate: str) -> bool:
+    """Has a digit or mixes upper and lower case: a key, not a kebab-case name."""
+    mixed_case = candidate != candidate.lower() and candidate != candidate.upper()
+    return mixed_case or _has_digit(candidate)
+
+
+def _is_bearer_token(candidate: str) -> bool:
+    """The value after "Bearer" looks like a token, not a word ("Bearer authentication")."""
+    token = candidate.split(maxsplit=1)[1]
+    return _has_digit(token) or (len(token) >= 16 and _looks_random(token))
 
 
 def _is_ipv4(candidate: str) -> bool:
     try:
         ipaddress.IPv4Address(candidate)
-    except ValueError:
+    except ValueError:  # an octet above 255, or a leading zero ("01.02.03.04")
         return False
     return True
 
 
 def _is_ipv6(candidate: str) -> bool:
-    """A valid IPv6 address that does not look like code (``a::b``, ``::``) or a time."""
-    address = candidate.split("%", 1)[0]
+    """A valid IPv6 address that does not look like code, a time, a MAC address or a hash."""
+    address = candidate.split("%", 1)[0]  # zone index, e.g. fe80::1%eth0
     try:
         ipaddress.IPv6Address(address)
-    except ValueError:
+    except ValueError:  # times (12:30:45), 6-group MAC addresses, C++ scopes with non-hex
         return False
-    groups = [group for group in re.split(r":+", address) if group]
     if address == "::1":
         return True
-    if "::" not in address:
-        return len(groups) >= 6  # the full form (or IPv4-embedded)
-    return any(len(group) >= 3 for group in groups)  # compressed form, e.g. fe80::1
+    groups = [group for group in re.split(r"[:.]", address) if group]
+    if "::" in address:  # compressed: not a hex-word scope like a::b or dead::beef
+        return _has_digit(address) and any(len(group) >= 3 for group in groups)
+    return not all(len(group) == 2 for group in groups)  # EUI-64 / hex dumps (00:1a:...:70)
 
 
-def _phone_digits_ok(candidate: str) -> bool:
+def _is_phone(candidate: str) -> bool:
     digits = sum(character.isdigit() for character in candidate)
-    return 8 <= digits <= 15
+    return 8 <= digits <= 15  # E.164 allows at most 15 digits
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One kind of finding: a pattern, its placeholder, and an optional check of the match."""
+_IPV4_HINT = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+_NANP_HINT = re.compile(r"[.-](?<=\d{3}[.-])\d{4}")  # 123-4567, starting at the separator
+_GITHUB_HINT = re.compile(r"gh[pousr]_|github_pat_")
 
-    name: str
-    pattern: str
-    placeholder: str
-    is_finding: Callable[[str], bool] | None = None
-    keep_prefix_group: bool = False  # keep group 1 (e.g. the word "Bearer") before the placeholder
 
+def _may_hold_ipv6(text: str) -> bool:
+    # A valid address is compressed (::) or has 7 colons (6 with an embedded IPv4 address).
+    return "::" in text or text.count(":") >= 6
+
+
+def _may_hold_ipv4(text: str) -> bool:
+    return text.count(".") >= 3 and _IPV4_HINT.search(text) is not None
+
+
+def _may_hold_phone(text: str) -> bool:
+    return "+" in text or _NANP_HINT.search(text) is not None
+
+
+_WINDOWS_SEPARATOR = r"(?:\\{1,2}|/)"  # C:\Users, C:\\Users (escaped), C:/Users
+_WINDOWS_USER_WORD = rf"[^\\/{_PATH_STOP}]+"
+_UNIX_USER = rf"[^/\\{_PATH_STOP}]+"
 
 RULES: tuple[Rule, ...] = (
-    Rule("jwt", r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
-         "<jwt>"),
-    Rule("bearer_token", r"\b([Bb][Ee][Aa][Rr][Ee][Rr])\s+(?!eyJ)[A-Za-z0-9\-._~+/]{8,}=*",
-         "<token>", keep_prefix_group=True),
-    Rule("openai_key", _NOT_TOKEN_BEFORE + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-         "<openai_key>"),
-    Rule("github_token",
-         r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
-         "<github_token>"),
-    Rule("aws_access_key", r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-         "<aws_key>"),
-    Rule("slack_token", r"(?<![A-Za-z0-9])xox[abeprs]-[A-Za-z0-9-]{10,}", "<slack_token>"),
-    Rule("email",
-         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-         r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])",
-         "<email>"),
-    Rule("home_path",
-         r"(?<![\w.~/-])(?:/(?:home|Users)/[^/\s'\"<>:;,]+|/root(?=[/\s'\")]|$)"
-         r"|[A-Za-z]:\\Users\\[^\\\s'\"<>:;,]+|~[A-Za-z_][A-Za-z0-9_.-]*(?=/))",
-         "<home>"),
-    Rule("ipv6",
-         r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
-         r"(?:%[A-Za-z0-9]+)?(?![\w:])",
-         "<ipv6>", is_finding=_is_ipv6),
-    Rule("ipv4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)", "<ipv4>",
-         is_finding=_is_ipv4),
-    Rule("phone",
-         r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w-])"
-         r"|(?<![\w(-])(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])",
-         "<phone>", is_finding=_phone_digits_ok),
-)  # fmt: skip
-
-_COMBINED = re.compile("|".join(f"(?P<{rule.name}>{rule.pattern})" for rule in RULES))
-_RULES_BY_NAME = {rule.name: rule for rule in RULES}
-# Text without any of these characters or prefixes cannot hold a finding (fast path).
-_MAY_CONTAIN_FINDING = re.compile(
-    r"[@:/\\~]|\d\.\d|\d{3}[-.]\d|\(\d{3}\)|\+\d"
-    r"|eyJ|sk-|xox|gh[pousr]_|github_pat_|AKIA|ASIA|[Ee][Aa][Rr][Ee][Rr]"
+    Rule(
+        "jwt",
+        re.compile(
+            rf"(?<![{_TOKEN_CHARS}])eyJ[{_TOKEN_CHARS}]{{5,}}\.[{_TOKEN_CHARS}]{{5,}}"
+            rf"\.[{_TOKEN_CHARS}]*"
+        ),
+        "<jwt>",
+        "JSON Web Token: three base64url segments, the first starting eyJ",
+        trigger=lambda text: "eyJ" in text,
+    ),
+    Rule(
+        "bearer_token",
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?P<bearer_word>(?i:bearer))[ \t]+(?!eyJ)[A-Za-z0-9._~+/-]{8,}=*"
+        ),
+        "<token>",
+        "the credential after 'Bearer' (the word is kept, in any case)",
+        trigger=lambda text: "bearer" in text.lower(),
+        is_finding=_is_bearer_token,
+        keep_group="bearer_word",
+    ),
+    Rule(
+        "openai_key",
+        re.compile(rf"(?<![{_TOKEN_CHARS}])sk-[{_TOKEN_CHARS}]{{20,}}"),
+        "<openai_key>",
+        "OpenAI API key: sk-..., sk-proj-...",
+        trigger=lambda text: "sk-" in text,
+        is_finding=_looks_random,
+    ),
+    Rule(
+        "github_token",
+        re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"),
+        "<github_token>",
+        "GitHub token: ghp_, gho_, ghu_, ghs_, ghr_, github_pat_",
+        trigger=lambda text: _GITHUB_HINT.search(text) is not None,
+    ),
+    Rule(
+        "aws_access_key",
+        re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+        "<aws_key>",
+        "AWS access key id: AKIA or ASIA and 16 upper-case letters or digits",
+        trigger=lambda text: "AKIA" in text or "ASIA" in text,
+    ),
+    Rule(
+        "slack_token",
+        re.compile(r"(?<![A-Za-z0-9])xox[abeprs]-[A-Za-z0-9-]{10,}"),
+        "<slack_token>",
+        "Slack token: xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-",
+        trigger=lambda text: "xox" in text,
+        is_finding=_looks_random,
+    ),
+    Rule(
+        "url_credentials",
+        re.compile(r"(?<=://)[^\s/@:<>]+(?::[^\s/@<>]*)?(?=@[A-Za-z0-9\[])"),
+        "<credentials>",
+        "user name and password in a URL (scheme://user:password@host)",
+        trigger=lambda text: "://" in text and "@" in text,
+    ),
+    Rule(
+        "email",
+        re.compile(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+            r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+        ),
+        "<email>",
+        "e-mail address with a top-level domain",
+        trigger=lambda text: "@" in text,
+    ),
+    Rule(
+        "home_path",
+        re.compile(
+            r"(?:(?<![\w.~/-])|(?<=file://))(?:"
+            rf"(?:/var|/mnt/[a-z])?/(?:home|Users)/{_UNIX_USER}"
+            r"|/root(?=[/\\\s'\"`)\]},;:]|$)"
+            rf"|[A-Za-z]:{_WINDOWS_SEPARATOR}Users{_WINDOWS_SEPARATOR}{_WINDOWS_USER_WORD}"
+            rf"(?:(?: {_WINDOWS_USER_WORD})+(?=[\\/]))?"  # "C:\Users\Jane Doe\": spaces
+            r"|~[A-Za-z_][A-Za-z0-9_.-]*(?=/)"
+            r")"
+        ),
+        "<home>",
+        "home-directory prefix with the user name (the rest of the path is kept)",
+        trigger=lambda text: "/home/" in text or "Users" in text or "/root" in text or "~" in text,
+    ),
+    Rule(
+        "ipv6",
+        re.compile(
+            r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
+            r"(?:%[A-Za-z0-9]+)?(?![\w:])"
+        ),
+        "<ipv6>",
+        "IPv6 address, full or compressed (checked with ipaddress)",
+        trigger=_may_hold_ipv6,
+        is_finding=_is_ipv6,
+    ),
+    Rule(
+        "ipv4",
+        re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)"),
+        "<ipv4>",
+        "IPv4 address, octets 0-255 (checked with ipaddress)",
+        trigger=_may_hold_ipv4,
+        is_finding=_is_ipv4,
+    ),
+    Rule(
+        "phone",
+        re.compile(
+            r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w-])"
+            r"|(?<![\w(+.-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\w-]|\.\d)"
+        ),
+        "<phone>",
+        "phone number: +<country> ..., (555) 123-4567, 555-123-4567, 555.123.4567",
+        trigger=_may_hold_phone,
+        is_finding=_is_phone,
+    ),
 )
+
+_RULES_BY_NAME = {rule.name: rule for rule in RULES}
+# Every finding contains one of these characters or token prefixes (checked by tests).
+_SPECIAL_CHARACTER = re.compile(r"[@:/\\~+0-9]")
+_TOKEN_PREFIXES = ("eyJ", "sk-", "xox", "gh", "AKIA", "ASIA")
+_COMBINED_BY_MASK: dict[int, re.Pattern[str]] = {}
+
+
+def _may_contain_finding(text: str) -> bool:
+    """The fast path: plain prose (no digit, no @ : / \\ ~ +, no token prefix) has no finding."""
+    return (
+        _SPECIAL_CHARACTER.search(text) is not None
+        or any(prefix in text for prefix in _TOKEN_PREFIXES)
+        or "bearer" in text.lower()
+    )
+
+
+def _triggered_rules(text: str) -> int:
+    """Bit i is set when ``RULES[i]`` may find something in ``text``."""
+    mask = 0
+    for index, rule in enumerate(RULES):
+        if rule.trigger(text):
+            mask |= 1 << index
+    return mask
+
+
+def _combined(mask: int) -> re.Pattern[str]:
+    """One alternation of the rules in ``mask``, in ``RULES`` order (compiled once per mask)."""
+    combined = _COMBINED_BY_MASK.get(mask)
+    if combined is None:
+        chosen = [rule for index, rule in enumerate(RULES) if mask >> index & 1]
+        combined = re.compile("|".join(f"(?P<{r.name}>{r.pattern.pattern})" for r in chosen))
+        _COMBINED_BY_MASK[mask] = combined
+    return combined
 
 
 def _replace(match: re.Match[str]) -> str:
-    rule = _RULES_BY_NAME[match.lastgroup]
-    found = match.group(match.lastgroup)
+    name = match.lastgroup or ""  # the outer group: the rule that matched (never None)
+    rule = _RULES_BY_NAME[name]
+    found = match.group(name)
     if rule.is_finding is not None and not rule.is_finding(found):
         return found
-    if rule.keep_prefix_group:
-        prefix = match.group(match.re.groupindex[rule.name] + 1)
-        return f"{prefix} {rule.placeholder}"
+    if rule.keep_group is not None:
+        return f"{match.group(rule.keep_group)} {rule.placeholder}"
     return rule.placeholder
 
 
 def sanitize_text(text: str | None) -> str | None:
     """Return ``text`` with every finding replaced by its placeholder (None stays None)."""
-    if not text or not _MAY_CONTAIN_FINDING.search(text):
+    if not text or not _may_contain_finding(text):
         return text
-    return _COMBINED.sub(_replace, text)
+    mask = _triggered_rules(text)
+    return _combined(mask).sub(_replace, text) if mask else text
