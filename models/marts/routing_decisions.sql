@@ -1,42 +1,98 @@
-{#- Routing decisions of the tasks in the marts (decisions of quarantined or never-delivered
-    tasks stay out, like their tasks), with prediction errors = predicted - actual. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where task_execution_id not in "
+            ~ "(select id from {{ ref('task_executions') }})"
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_batch_watermark') }}
+
+{# Routing decisions of the tasks in the marts (decisions of quarantined or never-delivered
+    tasks stay out, like their tasks), with prediction errors = predicted - actual.
+    Incremental: rebuilds every decision of a task whose decisions changed or that was
+    rebuilt since the last build (so is_latest_for_task is decided over all of the task's
+    decisions); decisions of tasks that left the marts are deleted (post-hook). #}
 with decisions as (
     select * from {{ ref('stg_platform__routing_decisions') }}
 ),
 
 tasks as (
-    select id from {{ ref('task_executions') }}
+    select * from {{ ref('task_executions') }}
 ),
+
+{% if is_incremental() %}
+changed_decisions as (
+    select
+        decisions.routing_decision_id,
+        decisions.task_execution_id
+    from decisions
+    where decisions.last_batch_id > {{ previous_watermark() }}
+),
+
+tasks_to_refresh as (
+    select changed_decisions.task_execution_id from changed_decisions
+    union
+    select previous_build.task_execution_id from {{ this }} as previous_build
+    where
+        previous_build.id in (
+            select changed_decisions.routing_decision_id from changed_decisions
+        )
+    union
+    select tasks.id from tasks
+    where tasks.built_at > {{ previous_build_time() }}
+),
+
+selected_decisions as (
+    select decisions.*
+    from decisions
+    inner join tasks_to_refresh
+        on decisions.task_execution_id = tasks_to_refresh.task_execution_id
+),
+
+{% else %}
+selected_decisions as (
+    select * from decisions
+),
+
+{% endif %}
 
 final as (
     select
-        decisions.routing_decision_id as id,
-        decisions.task_execution_id,
-        decisions.chosen_provider::varchar(100) as chosen_provider,
-        decisions.decided_at as decision_timestamp,
-        decisions.alternative_providers,
-        decisions.routing_algorithm_version::varchar(50) as routing_algorithm_version,
-        decisions.decision_factors,
-        decisions.predicted_cost_usd::numeric(10, 6) as predicted_cost,
-        decisions.predicted_duration_ms::integer as predicted_duration_ms,
-        decisions.predicted_quality_score::numeric(5, 2) as predicted_quality_score,
-        decisions.actual_cost_usd::numeric(10, 6) as actual_cost,
-        decisions.actual_duration_ms::integer as actual_duration_ms,
-        decisions.actual_quality_score::numeric(5, 2) as actual_quality_score,
-        decisions.created_at,
-        (decisions.predicted_cost_usd - decisions.actual_cost_usd)::numeric(10, 6)
+        picked.routing_decision_id as id,
+        picked.task_execution_id,
+        picked.chosen_provider::varchar(100) as chosen_provider,
+        picked.decided_at as decision_timestamp,
+        picked.alternative_providers,
+        picked.routing_algorithm_version::varchar(50) as routing_algorithm_version,
+        picked.decision_factors,
+        picked.predicted_cost_usd::numeric(10, 6) as predicted_cost,
+        picked.predicted_duration_ms::integer as predicted_duration_ms,
+        picked.predicted_quality_score::numeric(5, 2) as predicted_quality_score,
+        picked.actual_cost_usd::numeric(10, 6) as actual_cost,
+        picked.actual_duration_ms::integer as actual_duration_ms,
+        picked.actual_quality_score::numeric(5, 2) as actual_quality_score,
+        picked.created_at,
+        (picked.predicted_cost_usd - picked.actual_cost_usd)::numeric(10, 6)
             as cost_prediction_error,
-        decisions.predicted_duration_ms - decisions.actual_duration_ms
+        picked.predicted_duration_ms - picked.actual_duration_ms
             as duration_prediction_error_ms,
-        (decisions.predicted_quality_score - decisions.actual_quality_score)::numeric(6, 2)
+        (picked.predicted_quality_score - picked.actual_quality_score)::numeric(6, 2)
             as quality_prediction_error,
         row_number() over (
-            partition by decisions.task_execution_id
-            order by decisions.decided_at desc, decisions.routing_decision_id desc
-        ) = 1 as is_latest_for_task
-    from decisions
+            partition by picked.task_execution_id
+            order by picked.decided_at desc, picked.routing_decision_id desc
+        ) = 1 as is_latest_for_task,
+        {{ current_watermark() }} as built_from_batch_id,
+        {{ run_started_at_literal() }} as built_at
+    from selected_decisions as picked
     inner join tasks
-        on decisions.task_execution_id = tasks.id
+        on picked.task_execution_id = tasks.id
 )
 
 select * from final
