@@ -27,3 +27,44 @@
 {% macro previous_build_time() -%}
     (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ this }})
 {%- endmacro %}
+
+{#- Periods a rollup must not rebuild any more: those holding a day whose daily row exists
+    while task_executions has no task of that subject on that day and nothing changed there,
+    i.e. a day whose raw rows retention purged. Rebuilding such a week or month from the tasks
+    that remain would change an aggregate that must stay as it was.
+    `subject` lists the rollup's subject columns; `candidates` is a relation with them plus
+    aggregation_period and `start_column` (a date or timestamp); `days` has the subject columns
+    and start_date of tasks that exist or changed. Returns the candidates to keep. -#}
+{% macro without_purged_periods(candidates, subject, tasks, affected_days,
+    start_column='period_start') -%}
+    select candidates.*
+    from {{ candidates }} as candidates
+    where not exists (
+        select 1
+        from {{ this }} as previous_days
+        where
+            previous_days.aggregation_period = 'daily'
+            {% for column in subject -%}
+            and previous_days.{{ column }} = candidates.{{ column }}
+            {% endfor -%}
+            and previous_days.metric_date >= candidates.{{ start_column }}
+            and previous_days.metric_date < {{ period_end('candidates.aggregation_period',
+                'candidates.' ~ start_column) }}
+            and not exists (
+                select 1 from {{ tasks }} as remaining
+                where
+                    remaining.start_date = previous_days.metric_date
+                    {% for column in subject -%}
+                    and remaining.{{ column }} = previous_days.{{ column }}
+                    {% endfor %}
+            )
+            and not exists (
+                select 1 from {{ affected_days }} as changed
+                where
+                    changed.start_date = previous_days.metric_date
+                    {% for column in subject -%}
+                    and changed.{{ column }} = previous_days.{{ column }}
+                    {% endfor %}
+            )
+    )
+{%- endmacro %}

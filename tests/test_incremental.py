@@ -205,22 +205,23 @@ def test_rollups_keep_periods_whose_raw_rows_were_purged(connection, dbt, tmp_pa
     load_paths(connection, [landing])
     dbt("build", as_of=as_of(END))
     first_day = END - timedelta(days=2)
-    query = (
+    query = (  # every period (day, week, month) holding the first day
         "select organization_id, aggregation_period, metric_date, total_tasks, total_cost_usd, "
-        "total_savings_usd from analytics.organization_analytics "
-        "where metric_date = %s and aggregation_period = 'daily' order by 1"
+        "total_savings_usd, active_developers, provider_usage "
+        "from analytics.organization_analytics "
+        "where metric_date <= %(day)s and period_end > %(day)s order by 1, 2, 3"
     )
-    before = connection.execute(query, (first_day,)).fetchall()
-    assert before
+    before = connection.execute(query, {"day": first_day}).fetchall()
+    assert {row[1] for row in before} == {"daily", "weekly", "monthly"}
 
     connection.execute(  # retention purges the first day's raw task rows
         "delete from raw.task_executions where start_time < %s",
         (datetime.combine(first_day + timedelta(days=1), time(), tzinfo=UTC),),
     )
     dbt("build", as_of=as_of(END))
-    after_incremental = connection.execute(query, (first_day,)).fetchall()
+    after_incremental = connection.execute(query, {"day": first_day}).fetchall()
     dbt("build", "--full-refresh", as_of=as_of(END))
-    after_full_refresh = connection.execute(query, (first_day,)).fetchall()
+    after_full_refresh = connection.execute(query, {"day": first_day}).fetchall()
 
     assert after_incremental == before
     assert after_full_refresh == before

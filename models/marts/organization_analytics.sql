@@ -70,7 +70,7 @@ affected_days as (
         )
 ),
 
-period_keys as (
+candidate_keys as (
     select distinct
         affected_days.organization_id,
         period_kinds.aggregation_period,
@@ -78,6 +78,10 @@ period_keys as (
             as period_start
     from affected_days
     cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+period_keys as (
+    {{ without_purged_periods('candidate_keys', ['organization_id'], 'tasks', 'affected_days') }}
 ),
 
 {% else %}

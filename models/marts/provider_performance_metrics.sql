@@ -79,7 +79,7 @@ affected_days as (
         or tasks.id in (select changed_decisions.task_execution_id from changed_decisions)
 ),
 
-period_keys as (
+candidate_keys as (
     select distinct
         affected_days.provider,
         affected_days.task_type,
@@ -100,6 +100,11 @@ period_keys as (
         affected_days.start_date::timestamp + interval '23 hours',
         interval '1 hour'
     ) as hours (hour_start)
+),
+
+period_keys as (
+    {{ without_purged_periods('candidate_keys', ['provider', 'task_type'], 'finished_tasks',
+        'affected_days', start_column='period_start_local') }}
 ),
 
 {% else %}

@@ -47,7 +47,7 @@ affected_days as (
         built_at > {{ previous_build_time() }}
 ),
 
-period_keys as (
+candidate_keys as (
     select distinct
         affected_days.user_id,
         period_kinds.aggregation_period,
@@ -55,6 +55,10 @@ period_keys as (
             as period_start
     from affected_days
     cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
+),
+
+period_keys as (
+    {{ without_purged_periods('candidate_keys', ['user_id'], 'tasks', 'affected_days') }}
 ),
 
 {% else %}

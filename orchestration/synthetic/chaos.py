@@ -61,8 +61,10 @@ def add_chaos(generator: Generator, files: dict[str, list[Row]],
 
     def fresh_task(kind: str) -> tuple[list[Row], str]:
         organization = rng.choice(organizations)
-        user = rng.choice([u for u in organization.users if u["deleted_at"] is None])
         started = generator.moment_between(generator.start, generator.end - timedelta(days=1))
+        # a member on that day, so only the intended rule is broken
+        user = rng.choice([u for u in organization.users
+                           if u["deleted_at"] is None and u["created_at"] <= started])  # fmt: skip
         versions, _ = generator.task(organization, user, started, pricing)
         while versions[-1]["status"] != "completed":
             versions, _ = generator.task(organization, user, started, pricing)
