@@ -4,7 +4,7 @@ error-level violation in a mart fails it. Uses the hand-built dataset of test_ma
 from __future__ import annotations
 
 from orchestration.ingest.loader import load_paths
-from tests.test_marts import AS_OF, build_landing
+from tests.test_marts import A1, AS_OF, ORG_A, build_landing, write
 
 
 def outcomes(result) -> dict[str, tuple[str, int | None]]:
@@ -47,3 +47,33 @@ def test_an_error_level_violation_fails_the_build(connection, dbt, tmp_path):
     assert [name for name, (status, _) in tests.items() if status == "fail"] == [
         "task_savings_equal_baseline_minus_cost"
     ]
+
+
+def test_daily_failure_thresholds_warn_above_5_and_fail_above_10_percent(connection, dbt, tmp_path):
+    """Three days of 100 tasks each: 12, 7 and 3 failed. 12 % breaks the critical (10 %)
+    threshold, 12 % and 7 % the warning one (5 %), 3 % neither."""
+    landing = tmp_path / "landing"
+    build_landing(landing)  # reference data of test_marts (its tasks are replaced below)
+    rows = []
+    for day, failures in ((1, 12), (2, 7), (3, 3)):
+        for number in range(100):
+            start = f"2026-02-{10 + day:02d}T10:{number % 60:02d}:00Z"
+            end = f"2026-02-{10 + day:02d}T11:{number % 60:02d}:00Z"
+            rows.append({
+                "id": f"00000000-0000-4000-8{day:03d}-{number:012d}", "task_id": f"D{day}-{number}",
+                "user_id": A1, "organization_id": ORG_A, "task_type": "bug_fix",
+                "provider": "github_copilot", "start_time": start, "end_time": end,
+                "tokens_used": 100, "cost_usd": "0.01",
+                "status": "failed" if number < failures else "completed", "updated_at": end,
+            })  # fmt: skip
+    write(landing / "task_executions.csv", rows)
+    (landing / "routing_decisions.csv").unlink()
+    load_paths(connection, [landing])
+
+    result = dbt("build", as_of=AS_OF, check=False)
+
+    tests = outcomes(result)
+    assert not result.success
+    assert tests["failed_task_share_per_day_critical"] == ("fail", 1)
+    assert tests["failed_task_share_per_day_warning"] == ("warn", 2)
+    assert tests["invalid_cost_share_per_day"] == ("pass", 0)

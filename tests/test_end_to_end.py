@@ -136,3 +136,8 @@ def test_chaos_data_is_caught_row_by_row_and_nothing_is_lost(connection, dbt, tm
         """
     ).fetchone()[0]
     assert unreconciled == 0
+    transitions = connection.execute(
+        "select from_status, to_status, count(*) from monitoring.invalid_status_transitions "
+        "group by 1, 2"
+    ).fetchall()
+    assert transitions == [("completed", "running", expected["invalid_transitions"])]

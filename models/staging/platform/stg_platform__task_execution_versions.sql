@@ -14,7 +14,11 @@ final as (
         lower(trim(task_type)) as task_type,
         start_time as started_at,
         {{ utc_date('start_time') }} as start_date,
-        _batch_id as batch_id
+        lower(trim(status)) as status,
+        updated_at,
+        _loaded_at as loaded_at,
+        _batch_id as batch_id,
+        _source_line as source_line
     from source
 )
 

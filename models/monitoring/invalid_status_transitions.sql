@@ -1,0 +1,59 @@
+{#- Status changes between consecutive versions of a task that the lifecycle does not allow
+    (pending -> running -> completed | failed). Versions are ordered as in staging (updated_at,
+    then lifecycle order, then load order); exact repeats of a status are not transitions, and
+    unknown statuses are the quarantine's (unknown_status), not counted here. -#}
+with versions as (
+    select * from {{ ref('stg_platform__task_execution_versions') }}
+),
+
+distinct_versions as (
+    select distinct on (task_execution_id, status, updated_at)
+        task_execution_id,
+        status,
+        updated_at,
+        batch_id,
+        case status
+            when 'pending' then 1
+            when 'running' then 2
+            when 'completed' then 3
+            when 'failed' then 3
+            else 0
+        end as status_rank
+    from versions
+    order by task_execution_id, status, updated_at, batch_id
+),
+
+sequenced as (
+    select
+        task_execution_id,
+        status as to_status,
+        updated_at as transitioned_at,
+        batch_id,
+        lag(status) over (
+            partition by task_execution_id
+            order by updated_at, status_rank, batch_id
+        ) as from_status
+    from distinct_versions
+),
+
+final as (
+    select
+        task_execution_id,
+        from_status,
+        to_status,
+        transitioned_at,
+        {{ utc_date('transitioned_at') }} as transition_date,
+        batch_id
+    from sequenced
+    where
+        from_status in ('pending', 'running', 'completed', 'failed')
+        and to_status in ('pending', 'running', 'completed', 'failed')
+        and from_status != to_status
+        and (from_status, to_status) not in (
+            ('pending', 'running'),
+            ('running', 'completed'),
+            ('running', 'failed')
+        )
+)
+
+select * from final
