@@ -141,3 +141,19 @@ def test_chaos_data_is_caught_row_by_row_and_nothing_is_lost(connection, dbt, tm
         "group by 1, 2"
     ).fetchall()
     assert transitions == [("completed", "running", expected["invalid_transitions"])]
+    quality = connection.execute(
+        """
+        select sum(rows_rejected), sum(quarantined_tasks), sum(invalid_transitions),
+            sum(late_arriving_versions), sum(tasks_without_price), count(*) filter (
+                where quarantine_status = 'warning')
+        from monitoring.data_quality_daily
+        """
+    ).fetchone()
+    assert quality[:5] == (
+        sum(rejected.values()),
+        sum(quarantined.values()),
+        expected["invalid_transitions"],
+        2 * expected["out_of_order_versions"],  # pending and running after the completion
+        expected["unpriced_provider_tasks"],
+    )
+    assert quality[5] >= 1

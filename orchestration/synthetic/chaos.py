@@ -107,7 +107,9 @@ def add_chaos(generator: Generator, files: dict[str, list[Row]],
         counts[f"quarantine_{kind}"] = per_kind
 
     for _name, row in rng.sample(clean_completed, per_kind):
-        files[rng.choice(task_files)].append(dict(row))
+        # re-delivered in the last file: a pure duplicate, never ahead of the task's older
+        # versions (that would be an out-of-order arrival, a kind of its own)
+        files[task_files[-1]].append(dict(row))
     counts["duplicate_versions"] = per_kind
 
     last_day = generator.config.end_date

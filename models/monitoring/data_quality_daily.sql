@@ -1,0 +1,216 @@
+{#- Data quality day by day (UTC): what was loaded and rejected (by load day), what the tasks
+    started that day look like (quarantine, prices, costs, failures, negative savings), invalid
+    status transitions and versions that arrived after a newer one. Each metric has a status
+    (ok, warning, critical) with the thresholds of the dbt vars the data tests use; `status`
+    is the worst of them. -#}
+with batches as (
+    select * from {{ ref('stg_platform__load_batches') }}
+),
+
+rejected as (
+    select * from {{ ref('stg_platform__rejected_rows') }}
+),
+
+quarantined as (
+    select * from {{ ref('quarantined_task_executions') }}
+),
+
+transitions as (
+    select * from {{ ref('invalid_status_transitions') }}
+),
+
+tasks as (
+    select * from {{ ref('task_executions') }}
+),
+
+versions as (
+    select * from {{ ref('stg_platform__task_execution_versions') }}
+),
+
+loads as (
+    select
+        load_date as metric_date,
+        count(*) filter (where status = 'failed') as failed_files,
+        sum(rows_read) as rows_read,
+        sum(rows_loaded) as rows_loaded,
+        sum(rows_rejected) as rows_rejected
+    from batches
+    group by load_date
+),
+
+rejection_counts as (
+    select
+        rejected_date,
+        reason_kind,
+        count(*) as row_count
+    from rejected
+    group by rejected_date, reason_kind
+),
+
+rejections as (
+    select
+        rejected_date as metric_date,
+        jsonb_object_agg(reason_kind, row_count) as rejected_by_reason
+    from rejection_counts
+    group by rejected_date
+),
+
+quarantine_counts as (
+    select
+        {{ utc_date('start_time') }} as start_date,
+        reason,
+        count(*) as task_count
+    from quarantined
+    group by start_date, reason
+),
+
+quarantine as (
+    select
+        start_date as metric_date,
+        sum(task_count) as quarantined_tasks,
+        jsonb_object_agg(reason, task_count) as quarantined_by_reason
+    from quarantine_counts
+    group by start_date
+),
+
+transition_days as (
+    select
+        transition_date as metric_date,
+        count(*) as invalid_transitions
+    from transitions
+    group by transition_date
+),
+
+task_days as (
+    select
+        start_date as metric_date,
+        count(*) as total_tasks,
+        count(*) filter (where status = 'failed') as failed_tasks,
+        count(*) filter (where savings_usd < 0) as negative_savings_tasks,
+        count(*) filter (where cost_source != 'pricing') as tasks_without_price,
+        count(*) filter (where cost_usd is null or cost_usd < 0) as invalid_cost_tasks
+    from tasks
+    group by start_date
+),
+
+ordered_versions as (
+    select
+        loaded_at,
+        updated_at,
+        max(updated_at) over (
+            partition by task_execution_id
+            order by batch_id, source_line
+            rows between unbounded preceding and 1 preceding
+        ) as newest_earlier_updated_at
+    from versions
+),
+
+late_days as (
+    select
+        {{ utc_date('loaded_at') }} as metric_date,
+        count(*) as late_arriving_versions
+    from ordered_versions
+    where updated_at < newest_earlier_updated_at
+    group by metric_date
+),
+
+all_days as (
+    select metric_date from loads
+    union
+    select metric_date from rejections
+    union
+    select metric_date from quarantine
+    union
+    select metric_date from transition_days
+    union
+    select metric_date from task_days
+    union
+    select metric_date from late_days
+),
+
+measured as (
+    select
+        all_days.metric_date,
+        coalesce(loads.rows_read, 0) as rows_read,
+        coalesce(loads.rows_loaded, 0) as rows_loaded,
+        coalesce(loads.rows_rejected, 0) as rows_rejected,
+        coalesce(loads.failed_files, 0) as failed_files,
+        coalesce(rejections.rejected_by_reason, '{}'::jsonb) as rejected_by_reason,
+        coalesce(quarantine.quarantined_tasks, 0) as quarantined_tasks,
+        coalesce(quarantine.quarantined_by_reason, '{}'::jsonb) as quarantined_by_reason,
+        coalesce(transition_days.invalid_transitions, 0) as invalid_transitions,
+        coalesce(task_days.total_tasks, 0) as total_tasks,
+        coalesce(task_days.failed_tasks, 0) as failed_tasks,
+        coalesce(task_days.negative_savings_tasks, 0) as negative_savings_tasks,
+        coalesce(task_days.tasks_without_price, 0) as tasks_without_price,
+        coalesce(task_days.invalid_cost_tasks, 0) as invalid_cost_tasks,
+        coalesce(late_days.late_arriving_versions, 0) as late_arriving_versions,
+        round(100.0 * task_days.invalid_cost_tasks / nullif(task_days.total_tasks, 0), 2)
+            as invalid_cost_percentage,
+        round(100.0 * task_days.failed_tasks / nullif(task_days.total_tasks, 0), 2)
+            as failed_task_percentage,
+        coalesce(task_days.total_tasks, 0) >= {{ var('dq_min_daily_tasks') }} as is_judged
+    from all_days
+    left join loads on all_days.metric_date = loads.metric_date
+    left join rejections on all_days.metric_date = rejections.metric_date
+    left join quarantine on all_days.metric_date = quarantine.metric_date
+    left join transition_days on all_days.metric_date = transition_days.metric_date
+    left join task_days on all_days.metric_date = task_days.metric_date
+    left join late_days on all_days.metric_date = late_days.metric_date
+),
+
+rated as (
+    select
+        *,
+        case
+            when
+                is_judged
+                and invalid_cost_percentage > 100 * {{ var('dq_invalid_cost_max_share') }}
+                then 'critical'
+            else 'ok'
+        end as invalid_cost_status,
+        case
+            when
+                is_judged
+                and failed_task_percentage > 100 * {{ var('dq_failed_task_error_share') }}
+                then 'critical'
+            when
+                is_judged
+                and failed_task_percentage > 100 * {{ var('dq_failed_task_warn_share') }}
+                then 'warning'
+            else 'ok'
+        end as failed_task_status,
+        case
+            when failed_files > 0 then 'critical'
+            when rows_rejected > 0 then 'warning'
+            else 'ok'
+        end as load_status,
+        case when quarantined_tasks > 0 then 'warning' else 'ok' end as quarantine_status,
+        case when invalid_transitions > 0 then 'warning' else 'ok' end as transition_status,
+        case when tasks_without_price > 0 then 'warning' else 'ok' end as pricing_status,
+        case when negative_savings_tasks > 0 then 'warning' else 'ok' end as savings_status
+    from measured
+),
+
+final as (
+    select
+        *,
+        case
+            when
+                'critical' in (
+                    invalid_cost_status, failed_task_status, load_status, quarantine_status,
+                    transition_status, pricing_status, savings_status
+                )
+                then 'critical'
+            when
+                'warning' in (
+                    invalid_cost_status, failed_task_status, load_status, quarantine_status,
+                    transition_status, pricing_status, savings_status
+                )
+                then 'warning'
+            else 'ok'
+        end as status
+    from rated
+)
+
+select * from final
