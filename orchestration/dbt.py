@@ -16,7 +16,8 @@ class DbtCommandError(RuntimeError):
 
 
 @contextmanager
-def _environment(overrides: dict[str, str]) -> Iterator[None]:
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """Set these environment variables for the duration of the block, then restore them."""
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     try:
@@ -43,7 +44,7 @@ def run_dbt(args: Sequence[str], *, check: bool = True) -> dbtRunnerResult:
         "--profiles-dir",
         str(settings.profiles_dir()),
     ]
-    with _environment(dbt_environment()):
+    with environment(dbt_environment()):
         result = dbtRunner().invoke(full_args)
     if check and not result.success:
         detail = f": {result.exception}" if result.exception else ""

@@ -50,8 +50,9 @@ def test_an_error_level_violation_fails_the_build(connection, dbt, tmp_path):
 
 
 def test_daily_failure_thresholds_warn_above_5_and_fail_above_10_percent(connection, dbt, tmp_path):
-    """Three days of 100 tasks each: 12, 7 and 3 failed. 12 % breaks the critical (10 %)
-    threshold, 12 % and 7 % the warning one (5 %), 3 % neither."""
+    """Three days of 100 tasks each (02-11, 02-12, 02-13): 12, 7 and 3 failed. 12 % breaks the
+    critical (10 %) threshold, 12 % and 7 % the warning one (5 %), 3 % neither. Only the days
+    of the week before as_of are judged."""
     landing = tmp_path / "landing"
     build_landing(landing)  # reference data of test_marts (its tasks are replaced below)
     rows = []
@@ -70,10 +71,20 @@ def test_daily_failure_thresholds_warn_above_5_and_fail_above_10_percent(connect
     (landing / "routing_decisions.csv").unlink()
     load_paths(connection, [landing])
 
-    result = dbt("build", as_of=AS_OF, check=False)
+    result = dbt("build", as_of="2026-02-14T00:00:00+00:00", check=False)
 
     tests = outcomes(result)
     assert not result.success
     assert tests["failed_task_share_per_day_critical"] == ("fail", 1)
     assert tests["failed_task_share_per_day_warning"] == ("warn", 2)
     assert tests["invalid_cost_share_per_day"] == ("pass", 0)
+    models = [item for item in result.result.results if item.node.resource_type == "model"]
+    assert {str(item.status) for item in models} == {"success"}  # no mart skipped
+
+    # A week (dq_threshold_days) later the bad day is history: it no longer fails builds.
+    later = dbt("test", "--select", "data_quality_daily", as_of="2026-02-18T00:00:00+00:00")
+    assert outcomes(later)["failed_task_share_per_day_critical"] == ("pass", 0)
+    assert outcomes(later)["failed_task_share_per_day_warning"] == (
+        "warn",
+        1,
+    )  # 02-11 is out: 02-12 only

@@ -86,6 +86,7 @@ task_days as (
         start_date as metric_date,
         count(*) as total_tasks,
         count(*) filter (where status = 'failed') as failed_tasks,
+        count(*) filter (where status = 'timed_out') as timed_out_tasks,
         count(*) filter (where savings_usd < 0) as negative_savings_tasks,
         count(*) filter (where cost_source != 'pricing') as tasks_without_price,
         count(*) filter (where cost_usd is null or cost_usd < 0) as invalid_cost_tasks
@@ -141,6 +142,7 @@ measured as (
         coalesce(transition_days.invalid_transitions, 0) as invalid_transitions,
         coalesce(task_days.total_tasks, 0) as total_tasks,
         coalesce(task_days.failed_tasks, 0) as failed_tasks,
+        coalesce(task_days.timed_out_tasks, 0) as timed_out_tasks,
         coalesce(task_days.negative_savings_tasks, 0) as negative_savings_tasks,
         coalesce(task_days.tasks_without_price, 0) as tasks_without_price,
         coalesce(task_days.invalid_cost_tasks, 0) as invalid_cost_tasks,
@@ -157,6 +159,23 @@ measured as (
     left join transition_days on all_days.metric_date = transition_days.metric_date
     left join task_days on all_days.metric_date = task_days.metric_date
     left join late_days on all_days.metric_date = late_days.metric_date
+),
+
+trended as (
+    select
+        *,
+        -- days without a row had no timed-out tasks, hence the sum over a 7-day window / 7
+        round(
+            coalesce(
+                sum(timed_out_tasks) over (
+                    order by metric_date
+                    range between interval '7 days' preceding and interval '1 day' preceding
+                ),
+                0
+            ) / 7.0,
+            2
+        ) as timed_out_trailing_average
+    from measured
 ),
 
 rated as (
@@ -188,8 +207,16 @@ rated as (
         case when quarantined_tasks > 0 then 'warning' else 'ok' end as quarantine_status,
         case when invalid_transitions > 0 then 'warning' else 'ok' end as transition_status,
         case when tasks_without_price > 0 then 'warning' else 'ok' end as pricing_status,
-        case when negative_savings_tasks > 0 then 'warning' else 'ok' end as savings_status
-    from measured
+        case when negative_savings_tasks > 0 then 'warning' else 'ok' end as savings_status,
+        case
+            when
+                timed_out_tasks >= {{ var('dq_timed_out_spike_min_tasks') }}
+                and timed_out_tasks
+                > {{ var('dq_timed_out_spike_factor') }} * timed_out_trailing_average
+                then 'warning'
+            else 'ok'
+        end as timed_out_status
+    from trended
 ),
 
 final as (
@@ -199,13 +226,13 @@ final as (
             when
                 'critical' in (
                     invalid_cost_status, failed_task_status, load_status, quarantine_status,
-                    transition_status, pricing_status, savings_status
+                    transition_status, pricing_status, savings_status, timed_out_status
                 )
                 then 'critical'
             when
                 'warning' in (
                     invalid_cost_status, failed_task_status, load_status, quarantine_status,
-                    transition_status, pricing_status, savings_status
+                    transition_status, pricing_status, savings_status, timed_out_status
                 )
                 then 'warning'
             else 'ok'

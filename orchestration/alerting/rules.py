@@ -1,0 +1,174 @@
+"""The alert rules (the spec's section 9.2), each a plain function of the warehouse's state.
+
+Data-quality rules read ``monitoring.data_quality_daily``, whose statuses use the same dbt vars
+(thresholds) as the data tests, so an alert and a failing test never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+SEVERITIES = ("info", "warning", "critical")
+DEFAULT_LOOKBACK_DAYS = 7
+PRICING_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert; (rule, subject, alert_date, severity) identifies it for de-duplication."""
+
+    rule: str
+    severity: str
+    subject: str
+    alert_date: date
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"alert severity must be one of {SEVERITIES}, not {self.severity!r}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "subject": self.subject,
+            "date": self.alert_date.isoformat(),
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+DATA_QUALITY_DAYS = """
+with judged as (
+    select *
+    from monitoring.data_quality_daily
+    where metric_date <= current_date
+)
+
+select
+    metric_date,
+    total_tasks,
+    failed_tasks,
+    failed_task_percentage,
+    failed_task_status,
+    invalid_cost_tasks,
+    invalid_cost_percentage,
+    invalid_cost_status,
+    negative_savings_tasks,
+    timed_out_tasks,
+    timed_out_trailing_average,
+    timed_out_status
+from judged
+where metric_date > (select max(metric_date) from judged) - %(lookback_days)s::integer
+order by metric_date
+"""
+
+
+def data_quality_alerts(
+    connection: psycopg.Connection, *, lookback_days: int = DEFAULT_LOOKBACK_DAYS
+) -> list[Alert]:
+    """Alerts for the newest ``lookback_days`` days of ``monitoring.data_quality_daily``."""
+    alerts: list[Alert] = []
+    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        rows = cursor.execute(DATA_QUALITY_DAYS, {"lookback_days": lookback_days}).fetchall()
+    for row in rows:
+        day = row["metric_date"]
+        if row["failed_task_status"] in ("warning", "critical"):
+            alerts.append(
+                Alert(
+                    "failed_task_rate",
+                    row["failed_task_status"],
+                    "task_executions",
+                    day,
+                    f"{row['failed_task_percentage']}% of the {row['total_tasks']} tasks started "
+                    f"on {day} failed ({row['failed_tasks']} tasks)",
+                    {
+                        "total_tasks": row["total_tasks"],
+                        "failed_tasks": row["failed_tasks"],
+                        "failed_task_percentage": float(row["failed_task_percentage"]),
+                    },
+                )
+            )
+        if row["invalid_cost_status"] == "critical":
+            alerts.append(
+                Alert(
+                    "invalid_cost_values",
+                    "critical",
+                    "task_executions",
+                    day,
+                    f"{row['invalid_cost_percentage']}% of the {row['total_tasks']} tasks started "
+                    f"on {day} have a null or negative cost ({row['invalid_cost_tasks']} tasks)",
+                    {
+                        "total_tasks": row["total_tasks"],
+                        "invalid_cost_tasks": row["invalid_cost_tasks"],
+                        "invalid_cost_percentage": float(row["invalid_cost_percentage"]),
+                    },
+                )
+            )
+        if row["negative_savings_tasks"] > 0:
+            alerts.append(
+                Alert(
+                    "negative_savings",
+                    "info",
+                    "task_executions",
+                    day,
+                    f"{row['negative_savings_tasks']} tasks started on {day} cost more than "
+                    "their baseline (routing was suboptimal; investigate)",
+                    {"negative_savings_tasks": row["negative_savings_tasks"]},
+                )
+            )
+        if row["timed_out_status"] == "warning":
+            alerts.append(
+                Alert(
+                    "timed_out_spike",
+                    "warning",
+                    "task_executions",
+                    day,
+                    f"{row['timed_out_tasks']} tasks started on {day} timed out, against "
+                    f"{row['timed_out_trailing_average']} a day over the week before",
+                    {
+                        "timed_out_tasks": row["timed_out_tasks"],
+                        "trailing_average": float(row["timed_out_trailing_average"]),
+                    },
+                )
+            )
+    return alerts
+
+
+def pricing_staleness_alert(
+    connection: psycopg.Connection,
+    *,
+    now: datetime | None = None,
+    max_age: timedelta = PRICING_MAX_AGE,
+) -> Alert | None:
+    """A warning when nothing was loaded into raw.provider_pricing for over ``max_age``."""
+    now = now or datetime.now(UTC)
+    (loaded_at,) = connection.execute("select max(_loaded_at) from raw.provider_pricing").fetchone()
+    if loaded_at is not None and now - loaded_at <= max_age:
+        return None
+    age = "never loaded" if loaded_at is None else f"last loaded {loaded_at:%Y-%m-%d %H:%M} UTC"
+    return Alert(
+        "pricing_stale",
+        "warning",
+        "raw.provider_pricing",
+        now.date(),
+        f"provider pricing is stale: {age}, over {max_age.total_seconds() / 3600:.0f} hours ago",
+        {"last_loaded_at": None if loaded_at is None else loaded_at.isoformat()},
+    )
+
+
+def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: str | None) -> Alert:
+    """The critical alert for a failed aggregation (or load) run."""
+    return Alert(
+        "job_failed",
+        "critical",
+        job_name,
+        started_at.astimezone(UTC).date(),
+        f"job {job_name} failed (run {run_id})" + (f": {error}" if error else ""),
+        {"run_id": run_id},
+    )

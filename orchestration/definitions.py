@@ -1,0 +1,25 @@
+"""The Dagster code location: ``dagster dev -m orchestration.definitions`` (``make dagster``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.dbt_assets import dbt_warehouse, raw_source_freshness
+from orchestration.defs.ingest_assets import load_landing_files
+from orchestration.defs.jobs import daily_build_job, hourly_status_job, load_and_build_job
+from orchestration.defs.resources import resources
+from orchestration.defs.schedules import daily_build_schedule, hourly_status_schedule
+from orchestration.defs.sensors import (
+    data_quality_alert_sensor,
+    job_failure_alert_sensor,
+    landing_files_sensor,
+)
+
+defs = dg.Definitions(
+    assets=[load_landing_files, dbt_warehouse],
+    asset_checks=[raw_source_freshness],
+    jobs=[load_and_build_job, daily_build_job, hourly_status_job],
+    schedules=[daily_build_schedule, hourly_status_schedule],
+    sensors=[landing_files_sensor, data_quality_alert_sensor, job_failure_alert_sensor],
+    resources=resources(),
+)

@@ -1,0 +1,1 @@
+"""Dagster definitions, split by concern; ``orchestration/definitions.py`` assembles them."""

@@ -1,0 +1,55 @@
+"""Resources: the dbt project and CLI, and the warehouse database.
+
+Nothing here connects to the database or runs dbt at import time; the dbt manifest is prepared
+by ``make manifest`` (``dbt parse``) before Dagster loads the code location.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration import postgres, settings
+from orchestration.dbt import dbt_environment, environment
+
+DBT_PROJECT = DbtProject(project_dir=settings.project_dir(), profiles_dir=settings.profiles_dir())
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project's .venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+@contextmanager
+def warehouse_environment() -> Iterator[None]:
+    """The libpq variables of the warehouse (embedded server started if it is ours), for dbt."""
+    postgres.up()
+    with environment(dbt_environment()):
+        yield
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse PostgreSQL: the one PGHOST names, else the embedded server."""
+
+    def start(self) -> None:
+        """Make sure the database answers (starts the embedded server when it is ours)."""
+        postgres.up()
+
+    def connect(self) -> AbstractContextManager[psycopg.Connection]:
+        """An autocommit connection; the caller closes it (``with warehouse.connect() as c``)."""
+        return postgres.connect(autocommit=True)
+
+
+def resources() -> dict[str, object]:
+    return {
+        "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
+        "warehouse": WarehouseResource(),
+    }
