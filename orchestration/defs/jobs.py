@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.dbt_assets import DBT_ASSETS_NAME, dbt_warehouse, raw_source_freshness
+from orchestration.defs.dbt_assets import (
+    DBT_ASSETS_NAME,
+    MANIFEST,
+    dbt_warehouse,
+    raw_source_freshness,
+)
 from orchestration.defs.ingest_assets import load_landing_files
+from orchestration.defs.translator import WarehouseTranslator
 
 # One dbt build at a time: the run queue (dagster.yaml) limits runs carrying this tag to 1.
 BUILD_TAGS = {"warehouse/dbt": "build"}
-TASK_EXECUTIONS = dg.AssetKey(["analytics", "task_executions"])
+AS_OF_MACRO = "macro.generic_corp_warehouse.as_of"
+
+
+def models_using_as_of() -> list[dg.AssetKey]:
+    """The dbt models that call the as_of() macro themselves."""
+    translator = WarehouseTranslator()
+    return [
+        translator.get_asset_key(node)
+        for node in MANIFEST["nodes"].values()
+        if node["resource_type"] == "model" and AS_OF_MACRO in node["depends_on"]["macros"]
+    ]
+
 
 load_and_build_job = dg.define_asset_job(
     "load_and_build",
@@ -27,9 +44,12 @@ daily_build_job = dg.define_asset_job(
     tags=BUILD_TAGS,
 )
 
+# The hourly refresh rebuilds the models whose SQL uses the build's as_of, and everything
+# downstream of them: a view bakes in the as_of of its last build, and rebuilding a view in
+# PostgreSQL drops the views that read it, so those are rebuilt too.
 hourly_status_job = dg.define_asset_job(
     "hourly_status_refresh",
-    selection=dg.AssetSelection.assets(TASK_EXECUTIONS).downstream()
+    selection=dg.AssetSelection.assets(*models_using_as_of()).downstream()
     | dg.AssetSelection.checks(raw_source_freshness),
     description="Light hourly run: task statuses (timed_out) as of the tick and the rollups and "
     "monitoring models downstream of them, plus raw freshness.",

@@ -1,0 +1,373 @@
+"""Dagster: the code location loads, and real in-process runs (real dbt, the test database)
+load landing files, build every asset with green checks, refresh statuses hourly, and raise
+exactly the expected alerts.
+
+Dataset of the landing-sensor test (dates relative to now, so freshness checks pass):
+  org A (standard tier, no default provider: baseline github_copilot), team A, user A1;
+  one github_copilot price; T1 completed 2026-03-01 (cost = baseline, savings 0);
+  T2 running since now - 30 min: running as of now, timed_out as of start + 61 min.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration import settings
+from orchestration.dbt import run_dbt
+from orchestration.ingest.loader import load_paths
+from tests.test_marts import A1, ORG_A, write
+
+TEAM_A = "000000c1-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="session")
+def defs(server) -> dg.Definitions:
+    """The code location, after `dbt parse` wrote the manifest it reads (as `make manifest`)."""
+    run_dbt(["parse", "--target-path", str(settings.project_dir() / "target")])
+    return importlib.import_module("orchestration.definitions").defs
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def webhook(monkeypatch) -> Iterator[list[dict]]:
+    """A local HTTP server standing in for ALERT_WEBHOOK_URL; collects the JSON posted."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, **json.loads(body)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"http://127.0.0.1:{httpd.server_port}/hook/s3cr3t")
+    try:
+        yield received
+    finally:
+        httpd.shutdown()
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def reference_data(landing: Path) -> None:
+    landing.mkdir(parents=True, exist_ok=True)
+    write(landing / "organizations.csv", [
+        {"id": ORG_A, "name": "Org A", "pricing_tier": "standard", "default_provider": ""},
+    ])  # fmt: skip
+    write(landing / "teams.csv", [{"id": TEAM_A, "organization_id": ORG_A, "name": "Team A"}])
+    write(landing / "users.csv", [
+        {"id": A1, "organization_id": ORG_A, "team_id": TEAM_A, "role": "developer",
+         "created_at": "2026-01-01T00:00:00Z"},
+    ])  # fmt: skip
+    write(landing / "provider_pricing.csv", [
+        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
+         "pricing_tier": "", "cost_per_token": "0.00001", "cost_per_request": "0.001",
+         "cost_per_minute": "0.01", "effective_from": "2026-01-01T00:00:00Z",
+         "effective_until": ""},
+    ])  # fmt: skip
+
+
+def task_row(key: str, start: datetime, status: str, minutes: int | None = 1) -> dict:
+    end = start + timedelta(minutes=minutes) if status in ("completed", "failed") else None
+    return {
+        "id": f"00000000-0000-4000-8000-{key:0>12}", "task_id": key, "user_id": A1,
+        "organization_id": ORG_A, "task_type": "bug_fix", "provider": "github_copilot",
+        "start_time": iso(start), "end_time": iso(end) if end else "", "tokens_used": 1000,
+        "cost_usd": "0", "status": status, "updated_at": iso(end or start),
+    }  # fmt: skip
+
+
+def test_code_location_loads_without_touching_the_database(defs):
+    """Importing the definitions with an unreachable database works: nothing connects or runs
+    dbt at import time (the manifest comes from `make manifest`)."""
+    env = {**os.environ, "PGHOST": "/nonexistent/socket", "PGPORT": "1"}
+    code = (
+        "import dagster as dg\n"
+        "from orchestration.definitions import defs\n"
+        "dg.Definitions.validate_loadable(defs)\n"
+        "print(len(defs.resolve_asset_graph().get_all_asset_keys()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) == len(defs.resolve_asset_graph().get_all_asset_keys())
+
+
+def ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    todo = [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_lineage_reads_landing_raw_staging_intermediate_marts_monitoring(defs):
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey
+    raw_tasks = key(["raw", "task_executions"])
+    layers = {
+        raw_tasks: "raw",
+        key(["staging", "stg_platform__task_executions"]): "staging",
+        key(["staging", "int_task_costs"]): "intermediate",
+        key(["analytics", "task_executions"]): "marts",
+        key(["analytics", "organization_analytics"]): "marts",
+        key(["monitoring", "data_quality_daily"]): "monitoring",
+    }
+    assert {asset: graph.get(asset).group_name for asset in layers} == layers
+    chain = list(layers)
+    assert raw_tasks in ancestors(graph, key(["monitoring", "data_quality_daily"]))
+    assert key(["staging", "int_task_costs"]) in ancestors(graph, chain[3])
+    assert graph.get(raw_tasks).parent_keys == set()  # raw is produced by the load, from files
+    assert ancestors(graph, key(["staging", "stg_platform__task_executions"])) == {raw_tasks}
+    # dbt tests (source tests too) and source freshness are asset checks
+    checks = graph.asset_check_keys
+    assert dg.AssetCheckKey(raw_tasks, "dbt_source_freshness") in checks
+    assert dg.AssetCheckKey(raw_tasks, "source_not_null_platform_task_executions_id") in checks
+    assert dg.AssetCheckKey(key(["analytics", "task_executions"]), "unique_task_executions_id") in (
+        checks
+    )
+    assert not any(check.asset_key == key(["raw", "rejected_rows"]) and check.name ==
+                   "dbt_source_freshness" for check in checks)  # fmt: skip
+    policy = graph.get(key(["analytics", "organization_analytics"])).freshness_policy
+    assert (policy.fail_window.to_timedelta(), policy.warn_window.to_timedelta()) == (
+        timedelta(hours=25),
+        timedelta(hours=24),
+    )
+
+
+def test_schedules_run_daily_and_hourly_in_utc_with_the_tick_as_as_of(defs):
+    daily = defs.get_schedule_def("daily_build_schedule")
+    hourly = defs.get_schedule_def("hourly_status_schedule")
+    assert (daily.cron_schedule, daily.execution_timezone, daily.job_name) == (
+        "0 0 * * *",
+        "UTC",
+        "daily_build",
+    )
+    assert (hourly.cron_schedule, hourly.execution_timezone, hourly.job_name) == (
+        "30 * * * *",
+        "UTC",
+        "hourly_status_refresh",
+    )
+    tick = datetime(2026, 3, 2, tzinfo=UTC)
+    request = daily.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
+    (run,) = request.run_requests
+    assert run.run_config == {
+        "ops": {"dbt_warehouse": {"config": {"as_of": "2026-03-02T00:00:00+00:00"}}}
+    }
+    assert run.run_key == "2026-03-02T00:00:00+00:00"  # a rerun of the tick is the same run
+
+
+def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks(
+    defs, database, instance, tmp_path, monkeypatch
+):
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(landing))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    running_since = now - timedelta(minutes=30)
+    reference_data(landing)
+    write(landing / "task_executions.csv", [
+        task_row("1", datetime(2026, 3, 1, 10, tzinfo=UTC), "completed"),
+        task_row("2", running_since, "running"),
+    ])  # fmt: skip
+    write(landing / "routing_decisions.csv", [
+        {"id": "20000000-0000-4000-8000-000000000001",
+         "task_execution_id": "00000000-0000-4000-8000-000000000001",
+         "chosen_provider": "github_copilot", "decision_timestamp": "2026-03-01T09:59:59Z",
+         "created_at": "2026-03-01T09:59:59Z"},
+    ])  # fmt: skip
+    sensor = defs.get_sensor_def("landing_files_sensor")
+
+    tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    (request,) = tick.run_requests
+    assert sorted(Path(name).name for name in
+                  request.run_config["ops"]["load_landing_files"]["config"]["files"]) == [
+        "organizations.csv", "provider_pricing.csv", "routing_decisions.csv",
+        "task_executions.csv", "teams.csv", "users.csv",
+    ]  # fmt: skip
+    run = defs.resolve_job_def("load_and_build").execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
+
+    assert run.success
+    graph = defs.resolve_asset_graph()
+    materialized = {event.asset_key for event in run.get_asset_materialization_events()}
+    assert materialized == set(graph.get_all_asset_keys())
+    evaluations = run.get_asset_check_evaluations()
+    assert {evaluation.asset_check_key for evaluation in evaluations} == set(graph.asset_check_keys)
+    assert [e.asset_check_key for e in evaluations if not e.passed] == []
+    with dg_connection() as connection:
+        assert connection.execute(
+            "select task_id, status from analytics.task_executions order by task_id"
+        ).fetchall() == [("1", "completed"), ("2", "running")]
+
+    again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    assert again.run_requests == []
+    assert again.skip_message == f"no new landing files in {landing}"
+
+    # The hourly refresh, as of an hour and a minute after T2 started: T2 has timed out.
+    as_of = (running_since + timedelta(minutes=61)).isoformat()
+    hourly = defs.resolve_job_def("hourly_status_refresh").execute_in_process(
+        run_config={"ops": {"dbt_warehouse": {"config": {"as_of": as_of}}}}, instance=instance
+    )
+    assert hourly.success
+    refreshed = {event.asset_key for event in hourly.get_asset_materialization_events()}
+    assert dg.AssetKey(["analytics", "task_executions"]) in refreshed
+    assert dg.AssetKey(["analytics", "organization_analytics"]) in refreshed
+    assert dg.AssetKey(["staging", "int_task_costs"]) in refreshed  # a view: as_of is baked in
+    assert dg.AssetKey(["analytics", "organizations"]) not in refreshed  # reference data: daily
+    with dg_connection() as connection:
+        assert connection.execute(
+            "select task_id, status from analytics.task_executions order by task_id"
+        ).fetchall() == [("1", "completed"), ("2", "timed_out")]
+
+
+def dg_connection():
+    from orchestration import postgres
+
+    return postgres.connect(autocommit=True)
+
+
+def failure_day(landing: Path, day: date, tasks: int, failed: int, prefix: str = "") -> None:
+    """``tasks`` one-minute tasks started on ``day``, the first ``failed`` of them failed."""
+    start = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+    write(landing / f"task_executions__{prefix or 'day'}.csv", [
+        task_row(f"{prefix}{number}", start + timedelta(minutes=number),
+                 "failed" if number < failed else "completed")
+        for number in range(tasks)
+    ])  # fmt: skip
+
+
+def evaluate_alert_sensor(defs, instance) -> str:
+    from orchestration.defs.resources import WarehouseResource
+
+    sensor = defs.get_sensor_def("data_quality_alert_sensor")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource()}
+    )
+    return sensor.evaluate_tick(context).skip_message
+
+
+def alerts(connection) -> list[tuple]:
+    return connection.execute(
+        "select rule, severity, subject, alert_date from monitoring.alerts order by alert_id"
+    ).fetchall()
+
+
+def test_twelve_percent_failures_raise_one_critical_alert_once(
+    defs, connection, instance, tmp_path, webhook
+):
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    landing = tmp_path / "landing"
+    reference_data(landing)
+    failure_day(landing, yesterday, tasks=100, failed=12)
+    load_paths(connection, [landing])
+    build = run_dbt(["build"], check=False)
+    assert not build.success  # failed_task_share_per_day_critical is an error-level test
+
+    assert evaluate_alert_sensor(defs, instance) == "1 new alerts: failed_task_rate"
+    assert alerts(connection) == [("failed_task_rate", "critical", "task_executions", yesterday)]
+    assert webhook == [{
+        "path": "/hook/s3cr3t", "alert_id": 1, "rule": "failed_task_rate",
+        "severity": "critical", "subject": "task_executions", "date": yesterday.isoformat(),
+        "message": f"12.00% of the 100 tasks started on {yesterday} failed (12 tasks)",
+        "details": {"total_tasks": 100, "failed_tasks": 12, "failed_task_percentage": 12.0},
+    }]  # fmt: skip
+
+    assert evaluate_alert_sensor(defs, instance) == "no new alerts"  # once per subject and day
+    assert len(alerts(connection)) == 1
+    assert len(webhook) == 1
+
+
+def test_three_percent_failures_raise_nothing_then_stale_pricing_and_a_timed_out_spike_do(
+    defs, connection, instance, tmp_path, webhook
+):
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    landing = tmp_path / "landing"
+    reference_data(landing)
+    failure_day(landing, yesterday, tasks=100, failed=3)
+    load_paths(connection, [landing])
+    run_dbt(["build"])
+
+    assert evaluate_alert_sensor(defs, instance) == "no new alerts"
+    assert alerts(connection) == []
+    assert webhook == []
+
+    connection.execute("update raw.provider_pricing set _loaded_at = now() - interval '25 hours'")
+    assert evaluate_alert_sensor(defs, instance) == "1 new alerts: pricing_stale"
+    assert alerts(connection) == [("pricing_stale", "warning", "raw.provider_pricing", today)]
+
+    # 12 tasks started yesterday that never finished: 12 timed out against 0 the week before.
+    spike = tmp_path / "spike"
+    spike.mkdir()
+    start = datetime(yesterday.year, yesterday.month, yesterday.day, 9, tzinfo=UTC)
+    write(spike / "task_executions__stuck.csv",
+          [task_row(f"9{number:03d}", start + timedelta(minutes=number), "running")
+           for number in range(12)])  # fmt: skip
+    load_paths(connection, [spike])
+    run_dbt(["build"])
+    assert evaluate_alert_sensor(defs, instance) == "1 new alerts: timed_out_spike"
+    assert alerts(connection)[-1] == ("timed_out_spike", "warning", "task_executions", yesterday)
+    assert [post["rule"] for post in webhook] == ["pricing_stale", "timed_out_spike"]
+
+
+def test_a_failed_job_is_a_critical_alert(defs, connection, instance, tmp_path, monkeypatch):
+    from orchestration.defs.resources import WarehouseResource
+    from orchestration.defs.sensors import job_failure_alert_sensor
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "task_executions.parquet").write_bytes(b"this is not parquet")
+    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(landing))
+    run = defs.resolve_job_def("load_and_build").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert not run.success
+
+    dagster_run = instance.get_run_by_id(run.run_id)
+    failure = next(
+        record.dagster_event
+        for record in instance.all_logs(run.run_id)
+        if record.dagster_event
+        and record.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="job_failure_alert_sensor",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=dagster_run,
+        resources={"warehouse": WarehouseResource()},
+    ).for_run_failure()
+    job_failure_alert_sensor(context)
+
+    today = datetime.now(UTC).date()
+    assert alerts(connection) == [("job_failed", "critical", "load_and_build", today)]
