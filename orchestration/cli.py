@@ -45,9 +45,19 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0 if state.answers else 1
 
 
+def _cmd_dagster(args: argparse.Namespace) -> int:
+    from orchestration.dagster_home import run_dagster_dev
+
+    return run_dagster_dev(port=args.port)
+
+
 def _cmd_env(_: argparse.Namespace) -> int:
     conn = settings.connection()
-    values = {**conn.as_env(), "DBT_PROFILES_DIR": str(settings.profiles_dir())}
+    values = {
+        **conn.as_env(),
+        "DBT_PROFILES_DIR": str(settings.profiles_dir()),
+        "DAGSTER_HOME": str(settings.dagster_home()),
+    }
     for name, value in values.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
@@ -168,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--chaos", action="store_true", help="add every kind of bad row")
     generate.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     generate.set_defaults(handler=_cmd_generate)
+
+    dagster = commands.add_parser(
+        "dagster", help="start the Dagster UI and daemon (dagster dev) on the warehouse database"
+    )
+    dagster.add_argument("--port", type=int, default=3000)
+    dagster.set_defaults(handler=_cmd_dagster)
 
     demo = commands.add_parser("demo", help="generate, load and build a demo warehouse")
     demo.add_argument("--orgs", type=int, default=5)

@@ -40,6 +40,12 @@ def landing_dir() -> Path:
     return Path(os.environ.get("WAREHOUSE_LANDING_DIR", warehouse_home() / "landing")).resolve()
 
 
+def dagster_home() -> Path:
+    """Dagster's instance directory (run history, schedules' state): DAGSTER_HOME or
+    ``$WAREHOUSE_HOME/dagster``."""
+    return Path(os.environ.get("DAGSTER_HOME", warehouse_home() / "dagster")).resolve()
+
+
 def uses_embedded_server() -> bool:
     """True when no PGHOST is set, or PGHOST is the embedded server's own socket directory."""
     host = os.environ.get("PGHOST")

@@ -165,8 +165,8 @@ def test_lineage_reads_landing_raw_staging_intermediate_marts_monitoring(defs):
 
 
 def test_schedules_run_daily_and_hourly_in_utc_with_the_tick_as_as_of(defs):
-    daily = defs.get_schedule_def("daily_build_schedule")
-    hourly = defs.get_schedule_def("hourly_status_schedule")
+    daily = defs.resolve_schedule_def("daily_build_schedule")
+    hourly = defs.resolve_schedule_def("hourly_status_schedule")
     assert (daily.cron_schedule, daily.execution_timezone, daily.job_name) == (
         "0 0 * * *",
         "UTC",
@@ -204,7 +204,7 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
          "chosen_provider": "github_copilot", "decision_timestamp": "2026-03-01T09:59:59Z",
          "created_at": "2026-03-01T09:59:59Z"},
     ])  # fmt: skip
-    sensor = defs.get_sensor_def("landing_files_sensor")
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
 
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     (request,) = tick.run_requests
@@ -269,7 +269,7 @@ def failure_day(landing: Path, day: date, tasks: int, failed: int, prefix: str =
 def evaluate_alert_sensor(defs, instance) -> str:
     from orchestration.defs.resources import WarehouseResource
 
-    sensor = defs.get_sensor_def("data_quality_alert_sensor")
+    sensor = defs.resolve_sensor_def("data_quality_alert_sensor")
     context = dg.build_sensor_context(
         instance=instance, resources={"warehouse": WarehouseResource()}
     )
@@ -371,3 +371,16 @@ def test_a_failed_job_is_a_critical_alert(defs, connection, instance, tmp_path, 
 
     today = datetime.now(UTC).date()
     assert alerts(connection) == [("job_failed", "critical", "load_and_build", today)]
+
+
+def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
+    defs, connection, instance
+):
+    message = evaluate_alert_sensor(defs, instance)
+
+    assert message == (
+        "1 new alerts: pricing_stale; _data_quality_rule skipped: "
+        'relation "monitoring.data_quality_daily" does not exist'
+    )
+    today = datetime.now(UTC).date()
+    assert alerts(connection) == [("pricing_stale", "warning", "raw.provider_pricing", today)]

@@ -45,6 +45,7 @@ def test_embedded_server_starts_once_answers_and_stops(private_home, capsys):
 def test_env_prints_exports_for_the_embedded_server(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("PGHOST", raising=False)
     monkeypatch.delenv("PGDATABASE", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PGPASSWORD", "s3cret-value")
 
@@ -57,6 +58,7 @@ def test_env_prints_exports_for_the_embedded_server(monkeypatch, tmp_path, capsy
         "export PGUSER=postgres",
         "export PGDATABASE=warehouse",
         f"export DBT_PROFILES_DIR={settings.project_dir() / 'profiles'}",
+        f"export DAGSTER_HOME={tmp_path / 'home' / 'dagster'}",
     ]
 
 

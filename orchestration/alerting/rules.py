@@ -145,14 +145,14 @@ def pricing_staleness_alert(
     *,
     now: datetime | None = None,
     max_age: timedelta = PRICING_MAX_AGE,
-) -> Alert | None:
+) -> list[Alert]:
     """A warning when nothing was loaded into raw.provider_pricing for over ``max_age``."""
     now = now or datetime.now(UTC)
     (loaded_at,) = connection.execute("select max(_loaded_at) from raw.provider_pricing").fetchone()
     if loaded_at is not None and now - loaded_at <= max_age:
-        return None
+        return []
     age = "never loaded" if loaded_at is None else f"last loaded {loaded_at:%Y-%m-%d %H:%M} UTC"
-    return Alert(
+    alert = Alert(
         "pricing_stale",
         "warning",
         "raw.provider_pricing",
@@ -160,6 +160,7 @@ def pricing_staleness_alert(
         f"provider pricing is stale: {age}, over {max_age.total_seconds() / 3600:.0f} hours ago",
         {"last_loaded_at": None if loaded_at is None else loaded_at.isoformat()},
     )
+    return [alert]
 
 
 def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: str | None) -> Alert:
