@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +15,6 @@ import psycopg
 from orchestration import postgres, settings
 from orchestration.dbt import run_dbt
 from orchestration.ingest.contract import TABLES
-from orchestration.ingest.loader import load_paths
 from orchestration.ingest.migrations import apply_migrations
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
 def run_demo(*, orgs: int, days: int, seed: int) -> int:
     from orchestration.synthetic.generator import GeneratorConfig, generate
 
-    total = 5
+    total = 6
     as_of = datetime.now(UTC).replace(microsecond=0)
     landing = demo_landing_dir()
     conn = _step(1, total, "starting the database", postgres.up)
@@ -73,47 +73,76 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
         f"generating {orgs} organizations x {days} days into {landing}",
         lambda: generate(landing, config),
     )
+    _step(3, total, "preparing: migrations, previous demo removed, dbt manifest", _prepare)
 
-    def load() -> list:
-        with postgres.connect(autocommit=True) as connection:
-            apply_migrations(connection)
-            if remove_demo_batches(connection, landing):
-                # The previous demo's data is gone from raw; its incremental rollups (never
-                # fully refreshed, by design) must go too, so the demo starts clean.
-                connection.execute("drop schema if exists analytics cascade")
-                connection.execute("drop schema if exists monitoring cascade")
-            return load_paths(connection, [landing])
+    def load_and_build() -> bool:
+        from orchestration.demo_dagster import run_load_and_build
 
-    results = _step(3, total, "loading landing files into schema raw", load)
-    _print_load_summary(results)
-    failed = [result for result in results if result.status == "failed"]
-    if failed:
-        for result in failed:
-            print(f"error: {result.message}", file=sys.stderr)
-        return 1
+        return run_load_and_build(landing, as_of.isoformat(), landing.parent / "dagster-run.log")
 
-    _step(
+    succeeded = _step(
         4,
         total,
-        f"dbt build (as_of {as_of.isoformat()})",
-        lambda: run_dbt(["build", "--vars", f"{{as_of: '{as_of.isoformat()}'}}"]),
+        f"Dagster job load_and_build: load the files, dbt build (as_of {as_of.isoformat()})",
+        load_and_build,
     )
+    with postgres.connect() as connection:
+        _print_load_summary(connection, landing)
+    if not succeeded:
+        print("error: the load_and_build run failed (see above)", file=sys.stderr)
+        return 1
     _step(5, total, "summarizing", lambda: _print_warehouse_summary(as_of))
+    _step(6, total, "raising alerts", _raise_alerts)
     _print_next_steps()
     return 0
 
 
-def _print_load_summary(results: list) -> None:
-    by_table: dict[str, list[int]] = {}
-    for result in results:
-        counts = by_table.setdefault(result.table, [0, 0, 0, 0])
-        counts[0] += 1
-        counts[1] += result.rows_read
-        counts[2] += result.rows_loaded
-        counts[3] += result.rows_rejected
+def _prepare() -> None:
+    landing = demo_landing_dir()
+    with postgres.connect(autocommit=True) as connection:
+        apply_migrations(connection)
+        if remove_demo_batches(connection, landing):
+            # The previous demo's data is gone from raw; its incremental rollups (never
+            # fully refreshed, by design) must go too, so the demo starts clean.
+            connection.execute("drop schema if exists analytics cascade")
+            connection.execute("drop schema if exists monitoring cascade")
+    run_dbt(["--quiet", "parse", "--target-path", str(settings.project_dir() / "target")])
+
+
+def _raise_alerts() -> None:
+    from orchestration.alerting.publish import publish
+    from orchestration.alerting.rules import data_quality_alerts, pricing_staleness_alert
+
+    log = logging.getLogger("orchestration.alerts")
+    with postgres.connect(autocommit=True) as connection:
+        alerts = data_quality_alerts(connection) + pricing_staleness_alert(connection)
+        publish(connection, alerts, log=log)
+        rows = connection.execute(
+            "select severity, rule, alert_date, message from monitoring.alerts "
+            "order by alert_date, rule"
+        ).fetchall()
+    print(f"      {len(rows)} alerts in monitoring.alerts (data of the last 7 days):")
+    for severity, rule, alert_date, message in rows:
+        print(f"      {severity:<8} {rule:<18} {alert_date}  {message}")
+
+
+def _print_load_summary(connection: psycopg.Connection, landing: Path) -> None:
+    rows = connection.execute(
+        """
+        select
+            table_name, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected),
+            count(*) filter (where status = 'failed')
+        from raw.load_batches
+        where source_file like %s
+        group by table_name
+        order by min(batch_id)
+        """,
+        (f"{landing}/%",),
+    ).fetchall()
     print(f"      {'table':<20} {'files':>5} {'rows read':>10} {'loaded':>10} {'rejected':>9}")
-    for table, (files, read, loaded, rejected) in by_table.items():
-        print(f"      {table:<20} {files:>5} {read:>10,} {loaded:>10,} {rejected:>9,}")
+    for table, files, read, loaded, rejected, failed in rows:
+        note = f"  ({failed} files failed)" if failed else ""
+        print(f"      {table:<20} {files:>5} {read:>10,} {loaded:>10,} {rejected:>9,}{note}")
 
 
 SUMMARY_QUERIES = {
@@ -217,6 +246,7 @@ def _print_next_steps() -> None:
     print(
         """
 Next:
+  make dagster                        # the UI at http://127.0.0.1:3000: lineage, checks, runs
   eval "$(.venv/bin/warehouse env)"   # psql, dbt and dagster now reach this warehouse
   .venv/bin/dbt build                 # rebuild (run from the project root)
   .venv/bin/dbt docs generate && .venv/bin/dbt docs serve   # model and column docs

@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'provider_pricing'}}}) }}
 -- "missing provider pricing": providers that ran tasks but have no pricing row at all; their
 -- tasks are costed with the reported cost (cost_source = 'reported'). A warning, listed.
 with tasks as (
