@@ -234,11 +234,25 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     assert again.skip_message == f"no new landing files in {landing}"
 
     # The hourly refresh, as of an hour and a minute after T2 started: T2 has timed out.
+    # Meanwhile no price was loaded for 25 hours: its freshness check warns (24 hours).
+    with dg_connection() as connection:
+        connection.execute(
+            "update raw.provider_pricing set _loaded_at = now() - interval '25 hours'"
+        )
     as_of = (running_since + timedelta(minutes=61)).isoformat()
     hourly = defs.resolve_job_def("hourly_status_refresh").execute_in_process(
         run_config={"ops": {"dbt_warehouse": {"config": {"as_of": as_of}}}}, instance=instance
     )
     assert hourly.success
+    stale = [e for e in hourly.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key, e.check_name, e.severity) for e in stale] == [
+        (
+            dg.AssetKey(["raw", "provider_pricing"]),
+            "dbt_source_freshness",
+            dg.AssetCheckSeverity.WARN,
+        )
+    ]
+    assert stale[0].metadata["dbt_status"].value == "warn"
     refreshed = {event.asset_key for event in hourly.get_asset_materialization_events()}
     assert dg.AssetKey(["analytics", "task_executions"]) in refreshed
     assert dg.AssetKey(["analytics", "organization_analytics"]) in refreshed
