@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import settings
+from orchestration import postgres, settings
 from orchestration.dbt import run_dbt
 from orchestration.ingest.loader import load_paths
 from tests.test_marts import A1, ORG_A, write
@@ -224,7 +224,7 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     evaluations = run.get_asset_check_evaluations()
     assert {evaluation.asset_check_key for evaluation in evaluations} == set(graph.asset_check_keys)
     assert [e.asset_check_key for e in evaluations if not e.passed] == []
-    with dg_connection() as connection:
+    with postgres.connect(autocommit=True) as connection:
         assert connection.execute(
             "select task_id, status from analytics.task_executions order by task_id"
         ).fetchall() == [("1", "completed"), ("2", "running")]
@@ -235,7 +235,7 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
 
     # The hourly refresh, as of an hour and a minute after T2 started: T2 has timed out.
     # Meanwhile no price was loaded for 25 hours: its freshness check warns (24 hours).
-    with dg_connection() as connection:
+    with postgres.connect(autocommit=True) as connection:
         connection.execute(
             "update raw.provider_pricing set _loaded_at = now() - interval '25 hours'"
         )
@@ -258,16 +258,10 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     assert dg.AssetKey(["analytics", "organization_analytics"]) in refreshed
     assert dg.AssetKey(["staging", "int_task_costs"]) in refreshed  # a view: as_of is baked in
     assert dg.AssetKey(["analytics", "organizations"]) not in refreshed  # reference data: daily
-    with dg_connection() as connection:
+    with postgres.connect(autocommit=True) as connection:
         assert connection.execute(
             "select task_id, status from analytics.task_executions order by task_id"
         ).fetchall() == [("1", "completed"), ("2", "timed_out")]
-
-
-def dg_connection():
-    from orchestration import postgres
-
-    return postgres.connect(autocommit=True)
 
 
 def failure_day(landing: Path, day: date, tasks: int, failed: int, prefix: str = "") -> None:
