@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -392,3 +393,26 @@ def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
     )
     today = datetime.now(UTC).date()
     assert alerts(connection) == [("pricing_stale", "warning", "raw.provider_pricing", today)]
+
+
+def test_dbt_run_folders_older_than_two_days_are_pruned(defs, tmp_path):
+    from orchestration.defs.resources import prune_dbt_run_folders
+
+    def folder(name: str, age_hours: float, *, with_log: bool = True) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        if with_log:
+            (path / "dbt.log").write_text("log")
+        stamp = time.time() - age_hours * 3600
+        os.utime(path, (stamp, stamp))
+        return path
+
+    old = folder("dbt_warehouse-1a2b3c4-5d6e7f8", 49)
+    recent = folder("dbt_warehouse-9a8b7c6-5d4e3f2", 47)
+    shared = folder("compiled", 100)
+    foreign = folder("notes", 100, with_log=False)
+
+    assert prune_dbt_run_folders(tmp_path) == [old]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        path.name for path in (recent, shared, foreign)
+    )
