@@ -148,6 +148,10 @@ def test_lineage_reads_landing_raw_staging_intermediate_marts_monitoring(defs):
     assert raw_tasks in ancestors(graph, key(["monitoring", "data_quality_daily"]))
     assert key(["staging", "int_task_costs"]) in ancestors(graph, chain[3])
     assert graph.get(raw_tasks).parent_keys == set()  # raw is produced by the load, from files
+    # every dbt source is a raw table the load produces: no dangling external assets
+    loaded = set(defs.resolve_assets_def(raw_tasks).keys)
+    assert {k for k in graph.get_all_asset_keys() if k.path[0] == "raw"} == loaded
+    assert all(graph.get(k).is_materializable for k in graph.get_all_asset_keys())
     assert ancestors(graph, key(["staging", "stg_platform__task_executions"])) == {raw_tasks}
     # dbt tests (source tests too) and source freshness are asset checks
     checks = graph.asset_check_keys
