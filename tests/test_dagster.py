@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -420,3 +421,35 @@ def test_dbt_run_folders_older_than_two_days_are_pruned(defs, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         path.name for path in (recent, shared, foreign)
     )
+
+
+def test_negative_savings_are_logged_and_stored_but_not_posted(
+    defs, connection, instance, tmp_path, webhook, capfd
+):
+    """Org A's baseline is github_copilot (0.00001/token + 0.001/request + 0.01/minute); two
+    openai_codex tasks at 0.0001/token cost 0.1 each against a baseline of 0.021."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    landing = tmp_path / "landing"
+    reference_data(landing)
+    write(landing / "provider_pricing__codex.csv", [
+        {"id": "10000000-0000-4000-8000-000000000002", "provider": "openai_codex",
+         "pricing_tier": "", "cost_per_token": "0.0001", "cost_per_request": "",
+         "cost_per_minute": "", "effective_from": "2026-01-01T00:00:00Z", "effective_until": ""},
+    ])  # fmt: skip
+    start = datetime(yesterday.year, yesterday.month, yesterday.day, 9, tzinfo=UTC)
+    write(landing / "task_executions.csv",
+          [{**task_row(str(number), start + timedelta(minutes=number), "completed"),
+            "provider": "openai_codex"} for number in range(2)])  # fmt: skip
+    load_paths(connection, [landing])
+    run_dbt(["build"])
+    assert connection.execute(
+        "select count(*), sum(cost_usd), sum(savings_usd) from analytics.task_executions"
+    ).fetchone() == (2, Decimal("0.200000"), Decimal("-0.158000"))
+
+    capfd.readouterr()
+    assert evaluate_alert_sensor(defs, instance) == "1 new alerts: negative_savings"
+    logged = capfd.readouterr().err  # the sensor's log (the tick's log in the daemon)
+
+    assert alerts(connection) == [("negative_savings", "info", "task_executions", yesterday)]
+    assert f"INFO - alert negative_savings [info] 2 tasks started on {yesterday}" in logged
+    assert webhook == []  # info: below ALERT_WEBHOOK_MIN_SEVERITY (warning)

@@ -67,17 +67,21 @@ def record(connection: psycopg.Connection, alerts: list[Alert]) -> list[tuple[in
 
 
 def undelivered(
-    connection: psycopg.Connection, *, within: timedelta = timedelta(days=1)
+    connection: psycopg.Connection,
+    *,
+    severities: tuple[str, ...],
+    within: timedelta = timedelta(days=1),
 ) -> list[tuple[int, Alert]]:
-    """Alerts raised in the last ``within`` that no webhook has accepted yet, oldest first."""
+    """Alerts of these severities raised in the last ``within`` that no webhook has accepted
+    yet, oldest first."""
     rows = connection.execute(
         """
         select alert_id, rule, severity, subject, alert_date, message, details
         from monitoring.alerts
-        where delivered_at is null and raised_at >= %s
+        where delivered_at is null and raised_at >= %s and severity = any(%s)
         order by alert_id
         """,
-        (datetime.now(UTC) - within,),
+        (datetime.now(UTC) - within, list(severities)),
     ).fetchall()
     return [(row[0], Alert(*row[1:])) for row in rows]
 
