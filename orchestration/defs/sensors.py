@@ -13,6 +13,7 @@ from orchestration import settings
 from orchestration.alerting.publish import publish
 from orchestration.alerting.rules import (
     DEFAULT_LOOKBACK_DAYS,
+    Alert,
     data_quality_alerts,
     job_failure_alert,
     pricing_staleness_alert,
@@ -86,15 +87,12 @@ def data_quality_alert_sensor(
                 # not built yet, or built by an older version: the next build fixes it
                 notes.append(f"{rule.__name__} skipped: {str(error).splitlines()[0]}")
         new = publish(connection, alerts, log=context.log)
-    summary = (
-        f"{len(new)} new alerts: " + ", ".join(alert.rule for alert in new)
-        if new
-        else ("no new alerts")
-    )
+    rules = ", ".join(alert.rule for alert in new)
+    summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"
     return dg.SkipReason("; ".join([summary, *notes]))
 
 
-def _data_quality_rule(connection: psycopg.Connection) -> list:
+def _data_quality_rule(connection: psycopg.Connection) -> list[Alert]:
     return data_quality_alerts(connection, lookback_days=alert_lookback_days())
 
 
