@@ -111,12 +111,14 @@ def _prepare() -> None:
 
 def _raise_alerts() -> None:
     from orchestration.alerting.publish import publish
-    from orchestration.alerting.rules import data_quality_alerts, pricing_staleness_alert
+    from orchestration.alerting.rules import current_alerts
 
     log = logging.getLogger("orchestration.alerts")
     with postgres.connect(autocommit=True) as connection:
-        alerts = data_quality_alerts(connection) + pricing_staleness_alert(connection)
+        alerts, notes = current_alerts(connection)
         publish(connection, alerts, log=log)
+        for note in notes:
+            print(f"      {note}")
         rows = connection.execute(
             "select severity, rule, alert_date, message from monitoring.alerts "
             "order by alert_date, rule"

@@ -211,6 +211,7 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
          "created_at": "2026-03-01T09:59:59Z"},
     ])  # fmt: skip
     sensor = defs.resolve_sensor_def("landing_files_sensor")
+    raw_tasks_key = dg.AssetKey(["raw", "task_executions"])
 
     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     (request,) = tick.run_requests
@@ -268,6 +269,34 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
         assert connection.execute(
             "select task_id, status from analytics.task_executions order by task_id"
         ).fetchall() == [("1", "completed"), ("2", "timed_out")]
+
+    # The daily build as its schedule starts it: every dbt model, as of the tick.
+    from orchestration.defs.resources import dbt_executable
+
+    tick = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    daily = defs.resolve_schedule_def("daily_build_schedule")
+    (request,) = daily.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
+    run = defs.resolve_job_def("daily_build").execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
+    assert run.success
+    built = {event.asset_key for event in run.get_asset_materialization_events()}
+    assert built == {key for key in graph.get_all_asset_keys() if key.path[0] != "raw"}
+    assert dg.AssetCheckKey(raw_tasks_key, "dbt_source_freshness") in {
+        e.asset_check_key for e in run.get_asset_check_evaluations()
+    }
+    dbt_commands = [
+        record.user_message
+        for record in instance.all_logs(run.run_id)
+        if record.user_message.startswith("Running dbt command: `")
+        and " build " in record.user_message
+    ]
+    assert dbt_commands == [
+        f'Running dbt command: `{dbt_executable()} build --vars {{"as_of": "{tick.isoformat()}"}}'
+        " --select fqn:*`."
+    ]
 
 
 def failure_day(landing: Path, day: date, tasks: int, failed: int, prefix: str = "") -> None:
@@ -393,7 +422,7 @@ def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
     message = evaluate_alert_sensor(defs, instance)
 
     assert message == (
-        "1 new alerts: pricing_stale; _data_quality_rule skipped: "
+        "1 new alerts: pricing_stale; data quality skipped: "
         'relation "monitoring.data_quality_daily" does not exist'
     )
     today = datetime.now(UTC).date()
@@ -453,3 +482,18 @@ def test_negative_savings_are_logged_and_stored_but_not_posted(
     assert alerts(connection) == [("negative_savings", "info", "task_executions", yesterday)]
     assert f"INFO - alert negative_savings [info] 2 tasks started on {yesterday}" in logged
     assert webhook == []  # info: below ALERT_WEBHOOK_MIN_SEVERITY (warning)
+
+
+def test_dagster_home_queues_one_dbt_build_at_a_time_without_telemetry(tmp_path, monkeypatch):
+    from orchestration.dagster_home import prepare_dagster_home
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    home = prepare_dagster_home()
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        coordinator = instance.run_coordinator
+        assert type(coordinator).__name__ == "QueuedRunCoordinator"
+        assert coordinator.get_run_queue_config().tag_concurrency_limits == [
+            {"key": "warehouse/dbt", "limit": 1}
+        ]
+        assert instance.telemetry_enabled is False

@@ -21,23 +21,29 @@ def _tick_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     )
 
 
-@dg.schedule(
-    job=daily_build_job,
-    cron_schedule=DAILY_CRON,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily incremental build with as_of = the tick's time (reproducible reruns).",
-)
-def daily_build_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return _tick_request(context)
+def _tick_schedule(
+    name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, description: str
+) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        execution_fn=_tick_request,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
 
 
-@dg.schedule(
-    job=hourly_status_job,
-    cron_schedule=HOURLY_CRON,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Hourly refresh of task statuses (timed_out) and the rollups downstream.",
+daily_build_schedule = _tick_schedule(
+    "daily_build_schedule",
+    daily_build_job,
+    DAILY_CRON,
+    "Daily incremental build with as_of = the tick's time (reproducible reruns).",
 )
-def hourly_status_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    return _tick_request(context)
+hourly_status_schedule = _tick_schedule(
+    "hourly_status_schedule",
+    hourly_status_job,
+    HOURLY_CRON,
+    "Hourly refresh of task statuses (timed_out) and the rollups downstream.",
+)

@@ -7,16 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import psycopg
 
 from orchestration import settings
 from orchestration.alerting.publish import publish
 from orchestration.alerting.rules import (
     DEFAULT_LOOKBACK_DAYS,
-    Alert,
-    data_quality_alerts,
+    current_alerts,
     job_failure_alert,
-    pricing_staleness_alert,
 )
 from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
 from orchestration.defs.jobs import load_and_build_job
@@ -77,23 +74,12 @@ def alert_lookback_days() -> int:
 def data_quality_alert_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SkipReason:
-    notes = []
     with warehouse.connect() as connection:
-        alerts = []
-        for rule in (_data_quality_rule, pricing_staleness_alert):
-            try:
-                alerts += rule(connection)
-            except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
-                # not built yet, or built by an older version: the next build fixes it
-                notes.append(f"{rule.__name__} skipped: {str(error).splitlines()[0]}")
+        alerts, notes = current_alerts(connection, lookback_days=alert_lookback_days())
         new = publish(connection, alerts, log=context.log)
     rules = ", ".join(alert.rule for alert in new)
     summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"
     return dg.SkipReason("; ".join([summary, *notes]))
-
-
-def _data_quality_rule(connection: psycopg.Connection) -> list[Alert]:
-    return data_quality_alerts(connection, lookback_days=alert_lookback_days())
 
 
 @dg.run_failure_sensor(
