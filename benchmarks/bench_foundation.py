@@ -19,11 +19,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from orchestration import postgres
-from orchestration.dbt import run_dbt
-from orchestration.ingest.loader import load_paths
-from orchestration.privacy.sanitize import sanitize_text
-from orchestration.synthetic.generator import GeneratorConfig, generate
+from warehouse import postgres
+from warehouse.dbt import run_dbt
+from warehouse.ingest.loader import load_paths
+from warehouse.privacy.sanitize import sanitize_text
+from warehouse.synthetic.generator import GeneratorConfig, generate
 
 BENCH_DATABASE = "warehouse_bench"
 

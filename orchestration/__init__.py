@@ -1,1 +1,2 @@
-"""Generic Corp analytics warehouse: CLI, embedded PostgreSQL, loader, generator, Dagster code."""
+"""The Dagster code location: assets, checks, jobs, schedules, sensors and resources that wire
+the ``warehouse`` package into Dagster. Imports run one way: orchestration -> warehouse."""

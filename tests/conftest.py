@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestration import postgres, settings
-from orchestration.dbt import run_dbt
-from orchestration.ingest.migrations import apply_migrations
+from warehouse import postgres, settings
+from warehouse.dbt import run_dbt
+from warehouse.ingest.migrations import apply_migrations
 
 FIXED_AS_OF = "2026-03-02T12:00:00+00:00"
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import postgres, settings
-from orchestration.dbt import run_dbt
-from orchestration.ingest.loader import load_paths
 from tests.test_marts import A1, ORG_A, write
+from warehouse import postgres, settings
+from warehouse.dbt import run_dbt
+from warehouse.ingest.loader import load_paths
 
 TEAM_A = "000000c1-0000-4000-8000-000000000000"
 
@@ -485,7 +485,7 @@ def test_negative_savings_are_logged_and_stored_but_not_posted(
 
 
 def test_dagster_home_queues_one_dbt_build_at_a_time_without_telemetry(tmp_path, monkeypatch):
-    from orchestration.dagster_home import prepare_dagster_home
+    from warehouse.dagster_home import prepare_dagster_home
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     home = prepare_dagster_home()

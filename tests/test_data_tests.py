@@ -3,8 +3,8 @@ error-level violation in a mart fails it. Uses the hand-built dataset of test_ma
 
 from __future__ import annotations
 
-from orchestration.ingest.loader import load_paths
 from tests.test_marts import A1, AS_OF, ORG_A, build_landing, write
+from warehouse.ingest.loader import load_paths
 
 
 def outcomes(result) -> dict[str, tuple[str, int | None]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from orchestration.ingest.loader import load_paths
-from orchestration.synthetic.generator import GeneratorConfig, generate
+from warehouse.ingest.loader import load_paths
+from warehouse.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 1)
 

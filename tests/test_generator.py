@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.ingest.contract import TABLES
-from orchestration.ingest.parsing import convert_row
-from orchestration.synthetic.generator import GeneratorConfig, generate
+from warehouse.ingest.contract import TABLES
+from warehouse.ingest.parsing import convert_row
+from warehouse.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 1)
 SMALL = GeneratorConfig(orgs=2, days=6, seed=7, end_date=END)

@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration import settings
-from orchestration.ingest.loader import load_paths
-from orchestration.synthetic.generator import GeneratorConfig, generate
+from warehouse import settings
+from warehouse.ingest.loader import load_paths
+from warehouse.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 6)
 DAYS = 5

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.cli import main
-from orchestration.ingest.loader import discover, load_file, load_paths
-from orchestration.ingest.parsing import LandingFileError, landing_file_for
+from warehouse.cli import main
+from warehouse.ingest.loader import discover, load_file, load_paths
+from warehouse.ingest.parsing import LandingFileError, landing_file_for
 
 ORG = "11111111-1111-4111-8111-111111111111"
 USER = "22222222-2222-4222-8222-222222222222"

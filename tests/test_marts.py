@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
-from orchestration.ingest.loader import load_paths
+from warehouse.ingest.loader import load_paths
 
 AS_OF = "2026-03-03T12:00:00+00:00"
 ORG_A, ORG_B = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import yaml
 
-from orchestration import settings
-from orchestration.ingest.loader import load_paths
 from tests.test_marts import A1, AS_OF, ORG_A, build_landing
+from warehouse import settings
+from warehouse.ingest.loader import load_paths
 
 DOC = settings.project_dir() / "docs" / "metrics.md"
 BLOCK = re.compile(r"```sql\n-- recompute: (?P<name>[^\n]+)\n(?P<sql>.*?)```", re.DOTALL)

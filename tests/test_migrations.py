@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from orchestration.ingest import migrations
-from orchestration.ingest.contract import LINEAGE_COLUMNS, TABLES
-from orchestration.ingest.migrations import MigrationError, apply_migrations
+from warehouse.ingest import migrations
+from warehouse.ingest.contract import LINEAGE_COLUMNS, TABLES
+from warehouse.ingest.migrations import MigrationError, apply_migrations
 
 
 def test_raw_tables_have_exactly_the_contract_columns(connection):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from orchestration import postgres, settings
-from orchestration.cli import main
+from warehouse import postgres, settings
+from warehouse.cli import main
 
 
 @pytest.fixture

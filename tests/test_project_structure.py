@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from orchestration.dbt import run_dbt
+from warehouse.dbt import run_dbt
 
 # Sources without freshness, each with the reason it has none.
 NO_FRESHNESS = {

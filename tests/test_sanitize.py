@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.privacy.sanitize import RULES, sanitize_text
+from warehouse.privacy.sanitize import RULES, sanitize_text
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 RULES_BY_NAME = {rule.name: rule for rule in RULES}

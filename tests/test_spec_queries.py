@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.ingest.loader import load_paths
+from warehouse.ingest.loader import load_paths
 
 SPEC_3_1 = """
 SELECT

@@ -10,7 +10,7 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.ingest.loader import load_paths
+from warehouse.ingest.loader import load_paths
 
 ORG = "00000000-0000-4000-8000-000000000001"
 TEAM = "00000000-0000-4000-8000-000000000011"

@@ -6,11 +6,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import settings
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.translator import raw_asset_key
-from orchestration.ingest.contract import TABLES
-from orchestration.ingest.loader import BatchResult, load_paths
+from warehouse import settings
+from warehouse.ingest.contract import TABLES
+from warehouse.ingest.loader import BatchResult, load_paths
 
 LOAD_ASSETS_NAME = "load_landing_files"
 BOOKKEEPING_TABLES = {

@@ -19,8 +19,8 @@ import dagster as dg
 import psycopg
 from dagster_dbt import DbtCliResource, DbtProject
 
-from orchestration import postgres, settings
-from orchestration.dbt import dbt_environment, environment
+from warehouse import postgres, settings
+from warehouse.dbt import dbt_environment, environment
 
 DBT_PROJECT = DbtProject(project_dir=settings.project_dir(), profiles_dir=settings.profiles_dir())
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
-from orchestration.alerting.publish import publish
-from orchestration.alerting.rules import (
+from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
+from orchestration.defs.jobs import load_and_build_job
+from orchestration.defs.resources import WarehouseResource
+from warehouse import settings
+from warehouse.alerting.publish import publish
+from warehouse.alerting.rules import (
     DEFAULT_LOOKBACK_DAYS,
     current_alerts,
     job_failure_alert,
 )
-from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
-from orchestration.defs.jobs import load_and_build_job
-from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest.loader import discover
+from warehouse.ingest.loader import discover
 
 
 def landing_signatures(landing: Path) -> dict[str, str]:

@@ -7,8 +7,8 @@ import os
 
 import psycopg
 
-from orchestration.alerting import store, webhook
-from orchestration.alerting.rules import SEVERITIES, Alert
+from warehouse.alerting import store, webhook
+from warehouse.alerting.rules import SEVERITIES, Alert
 
 WEBHOOK_VARIABLE = "ALERT_WEBHOOK_URL"
 # Info alerts (negative savings: "log and investigate") are stored and logged, not posted,

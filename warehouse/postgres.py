@@ -1,6 +1,6 @@
 """The embedded PostgreSQL server: start once, leave running, stop on request.
 
-Only used when ``PGHOST`` is unset (see :mod:`orchestration.settings`). The server listens on a
+Only used when ``PGHOST`` is unset (see :mod:`warehouse.settings`). The server listens on a
 Unix socket inside its data directory, never on a TCP port, so two checkouts never collide.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from orchestration import settings
+from warehouse import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,17 +1,22 @@
 """The demo's load and build as a real Dagster run, recorded in DAGSTER_HOME, so that
-``make dagster`` afterwards shows every asset materialized and its checks evaluated."""
+``make dagster`` afterwards shows every asset materialized and its checks evaluated.
+
+``warehouse demo`` runs it as ``python -m orchestration.demo_run --landing DIR --as-of TS --log
+FILE`` (the warehouse package never imports the code location)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration.dagster_home import prepare_dagster_home
-from orchestration.ingest.loader import discover
+from warehouse.dagster_home import prepare_dagster_home
+from warehouse.ingest.loader import discover
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -61,3 +66,16 @@ def _print_outcome(result: dg.ExecuteInProcessResult, log_file: Path) -> None:
         key = "/".join(evaluation.asset_key.path)
         print(f"        {level} {key}: {evaluation.check_name}{rows}")
     print(f"      run log (dbt output included): {log_file}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the demo's load_and_build job.")
+    parser.add_argument("--landing", type=Path, required=True, help="landing files to load")
+    parser.add_argument("--as-of", required=True, help="the build's as_of (ISO-8601)")
+    parser.add_argument("--log", type=Path, required=True, help="file for the run's output")
+    args = parser.parse_args(argv)
+    return 0 if run_load_and_build(args.landing, args.as_of, args.log) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,16 +9,30 @@ Three families:
 
 from __future__ import annotations
 
+import random
 import uuid
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from orchestration.synthetic.writers import RAW_LINE
+from warehouse.synthetic.entities import GeneratorConfig, Organization, Row
+from warehouse.synthetic.writers import RAW_LINE
 
-if TYPE_CHECKING:
-    from orchestration.synthetic.generator import Generator, Organization
 
-Row = dict[str, Any]
+class TaskMaker(Protocol):
+    """What the chaos step needs of the generator (which imports this module)."""
+
+    config: GeneratorConfig
+    rng: random.Random
+    start: datetime
+    end: datetime
+
+    def moment_between(self, low: datetime, high: datetime) -> datetime: ...
+
+    def task(
+        self, organization: Organization, user: Row, started: datetime, pricing: list[Row]
+    ) -> tuple[list[Row], list[Row]]: ...
+
+
 UNPRICED_PROVIDER = "anthropic_claude"
 
 REJECTION_KINDS = {
@@ -47,7 +61,7 @@ FAULT_KINDS = (
 )
 
 
-def add_chaos(generator: Generator, files: dict[str, list[Row]],
+def add_chaos(generator: TaskMaker, files: dict[str, list[Row]],
               organizations: list[Organization], pricing: list[Row],
               task_ids: set[str]) -> dict[str, int]:  # fmt: skip
     """Add the bad rows to ``files`` in place; return the count per kind."""

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestration import postgres, settings
-from orchestration.ingest.migrations import apply_migrations
+from warehouse import postgres, settings
+from warehouse.ingest.migrations import apply_migrations
 
 if TYPE_CHECKING:
-    from orchestration.ingest.loader import BatchResult
+    from warehouse.ingest.loader import BatchResult
 
 logger = logging.getLogger("warehouse")
 
@@ -46,7 +46,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 def _cmd_dagster(args: argparse.Namespace) -> int:
-    from orchestration.dagster_home import run_dagster_dev
+    from warehouse.dagster_home import run_dagster_dev
 
     return run_dagster_dev(port=args.port)
 
@@ -104,8 +104,8 @@ def format_results(results: Sequence[BatchResult]) -> str:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    from orchestration.ingest.loader import load_paths
-    from orchestration.ingest.parsing import LandingFileError
+    from warehouse.ingest.loader import load_paths
+    from warehouse.ingest.parsing import LandingFileError
 
     postgres.up()
     try:
@@ -125,7 +125,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from orchestration.synthetic.generator import GeneratorConfig, generate
+    from warehouse.synthetic.generator import GeneratorConfig, generate
 
     config = GeneratorConfig(
         orgs=args.orgs,
@@ -142,7 +142,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from orchestration.demo import run_demo
+    from warehouse.demo import run_demo
 
     return run_demo(orgs=args.orgs, days=args.days, seed=args.seed)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orchestration.ingest.contract import TABLES, ColumnType
+from warehouse.ingest.contract import TABLES, ColumnType
 
 # A row holding this key is written verbatim as one JSONL line (a line that is not JSON).
 RAW_LINE = "__raw_line__"

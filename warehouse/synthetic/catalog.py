@@ -6,7 +6,7 @@ Every number that shapes the generated data is named here, so the data's realism
 
 from __future__ import annotations
 
-from orchestration.ingest.contract import PROVIDERS
+from warehouse.ingest.contract import PROVIDERS
 
 ORGANIZATION_NAMES = (
     "Acme Robotics", "Globex Labs", "Initech Software", "Umbrella Analytics", "Stark Tooling",

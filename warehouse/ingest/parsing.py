@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from orchestration.ingest.contract import FILE_FORMATS, TABLES, Column, ColumnType, Table
-from orchestration.privacy.sanitize import sanitize_text
+from warehouse.ingest.contract import FILE_FORMATS, TABLES, Column, ColumnType, Table
+from warehouse.privacy.sanitize import sanitize_text
 
 INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 INTEGER_LIMITS = {

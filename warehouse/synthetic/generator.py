@@ -20,29 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orchestration.ingest.contract import PROVIDERS, TASK_TYPES
-from orchestration.synthetic import catalog
-from orchestration.synthetic.chaos import add_chaos
-from orchestration.synthetic.writers import write_table
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    end_date: date
-    orgs: int = 3
-    days: int = 60
-    seed: int = 42
-    chaos: bool = False
-    file_format: str = "csv"
-    # The moment the platform stands at: nothing starts after it and versions written after it
-    # are not delivered yet (the task is still running). None: the end of ``end_date``.
-    until: datetime | None = None
-
-    @property
-    def start_date(self) -> date:
-        return self.end_date - timedelta(days=self.days - 1)
+from warehouse.ingest.contract import PROVIDERS, TASK_TYPES
+from warehouse.synthetic import catalog
+from warehouse.synthetic.chaos import add_chaos
+from warehouse.synthetic.entities import GeneratorConfig, Organization, Row
+from warehouse.synthetic.writers import write_table
 
 
 @dataclass
@@ -65,14 +47,6 @@ class GenerationSummary:
         if self.chaos:
             lines.append("  chaos: " + ", ".join(f"{k} {v}" for k, v in self.chaos.items()))
         return "\n".join(lines)
-
-
-@dataclass
-class Organization:
-    row: Row
-    timezone_offset: int
-    users: list[Row] = field(default_factory=list)
-    activity: dict[str, float] = field(default_factory=dict)
 
 
 class Generator:

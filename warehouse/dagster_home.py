@@ -11,8 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from orchestration import postgres, settings
-from orchestration.dbt import dbt_environment
+from warehouse import postgres, settings
+from warehouse.dbt import dbt_environment
 
 INSTANCE_SETTINGS = Path(__file__).with_name("dagster.yaml")
 

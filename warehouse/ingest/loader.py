@@ -20,16 +20,16 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from orchestration.ingest.contract import LINEAGE_COLUMNS, TABLES
-from orchestration.ingest.migrations import apply_migrations
-from orchestration.ingest.parsing import (
+from warehouse.ingest.contract import LINEAGE_COLUMNS, TABLES
+from warehouse.ingest.migrations import apply_migrations
+from warehouse.ingest.parsing import (
     LandingFile,
     LandingFileError,
     convert_row,
     landing_file_for,
     read_rows,
 )
-from orchestration.privacy.sanitize import sanitize_text
+from warehouse.privacy.sanitize import sanitize_text
 
 logger = logging.getLogger(__name__)
 

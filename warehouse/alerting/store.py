@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.alerting.rules import Alert
+from warehouse.alerting.rules import Alert
 
 CREATE_TABLE = """
 create schema if not exists monitoring;

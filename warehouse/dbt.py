@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from orchestration import settings
+from warehouse import settings
 
 
 class DbtCommandError(RuntimeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -12,12 +13,14 @@ from typing import TypeVar
 
 import psycopg
 
-from orchestration import postgres, settings
-from orchestration.dbt import run_dbt
-from orchestration.ingest.contract import TABLES
-from orchestration.ingest.migrations import apply_migrations
+from warehouse import postgres, settings
+from warehouse.dbt import run_dbt
+from warehouse.ingest.contract import TABLES
+from warehouse.ingest.migrations import apply_migrations
 
 T = TypeVar("T")
+# The Dagster code location's module that runs the demo's load_and_build job.
+DAGSTER_DEMO_MODULE = "orchestration.demo_run"
 
 
 def demo_landing_dir() -> Path:
@@ -55,7 +58,7 @@ def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
 
 
 def run_demo(*, orgs: int, days: int, seed: int) -> int:
-    from orchestration.synthetic.generator import GeneratorConfig, generate
+    from warehouse.synthetic.generator import GeneratorConfig, generate
 
     total = 6
     as_of = datetime.now(UTC).replace(microsecond=0)
@@ -76,9 +79,20 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
     _step(3, total, "preparing: migrations, previous demo removed, dbt manifest", _prepare)
 
     def load_and_build() -> bool:
-        from orchestration.demo_dagster import run_load_and_build
-
-        return run_load_and_build(landing, as_of.isoformat(), landing.parent / "dagster-run.log")
+        # The Dagster code location imports this package, never the reverse: the job runs
+        # in its own process, as `dagster job execute` would run it.
+        command = [
+            sys.executable,
+            "-m",
+            DAGSTER_DEMO_MODULE,
+            "--landing",
+            str(landing),
+            "--as-of",
+            as_of.isoformat(),
+            "--log",
+            str(landing.parent / "dagster-run.log"),
+        ]
+        return subprocess.run(command, check=False).returncode == 0
 
     succeeded = _step(
         4,
@@ -110,10 +124,10 @@ def _prepare() -> None:
 
 
 def _raise_alerts() -> None:
-    from orchestration.alerting.publish import publish
-    from orchestration.alerting.rules import current_alerts
+    from warehouse.alerting.publish import publish
+    from warehouse.alerting.rules import current_alerts
 
-    log = logging.getLogger("orchestration.alerts")
+    log = logging.getLogger("warehouse.alerts")
     with postgres.connect(autocommit=True) as connection:
         alerts, notes = current_alerts(connection)
         publish(connection, alerts, log=log)
