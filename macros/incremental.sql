@@ -68,3 +68,11 @@
             )
     )
 {%- endmacro %}
+
+{#- The bookkeeping columns of a rollup row: the watermark and time of the build that made it
+    (created_at is the spec's column: when the row was computed). -#}
+{% macro rollup_build_columns() -%}
+    {{ current_watermark() }} as built_from_batch_id,
+    {{ run_started_at_literal() }} as built_at,
+    {{ run_started_at_literal() }} as created_at
+{%- endmacro %}

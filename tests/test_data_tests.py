@@ -4,6 +4,7 @@ error-level violation in a mart fails it. Uses the hand-built dataset of test_ma
 from __future__ import annotations
 
 from tests.test_marts import A1, AS_OF, ORG_A, build_landing, write
+from warehouse.alerting.rules import data_quality_alerts
 from warehouse.ingest.loader import load_paths
 
 
@@ -13,6 +14,27 @@ def outcomes(result) -> dict[str, tuple[str, int | None]]:
         for item in result.result.results
         if item.node.resource_type == "test"
     }
+
+
+def load_days(connection, landing, days: dict[int, tuple[int, int]]) -> None:
+    """The reference data of test_marts, and for each day number d (2026-02-(10 + d)) the
+    given number of tasks of which the given number failed (the rest completed)."""
+    build_landing(landing)  # its tasks are replaced below
+    rows = []
+    for day, (tasks, failures) in days.items():
+        for number in range(tasks):
+            start = f"2026-02-{10 + day:02d}T10:{number % 60:02d}:00Z"
+            end = f"2026-02-{10 + day:02d}T11:{number % 60:02d}:00Z"
+            rows.append({
+                "id": f"00000000-0000-4000-8{day:03d}-{number:012d}", "task_id": f"D{day}-{number}",
+                "user_id": A1, "organization_id": ORG_A, "task_type": "bug_fix",
+                "provider": "github_copilot", "start_time": start, "end_time": end,
+                "tokens_used": 100, "cost_usd": "0.01",
+                "status": "failed" if number < failures else "completed", "updated_at": end,
+            })  # fmt: skip
+    write(landing / "task_executions.csv", rows)
+    (landing / "routing_decisions.csv").unlink()
+    load_paths(connection, [landing])
 
 
 def test_warnings_are_listed_and_do_not_fail_the_build(connection, dbt, tmp_path):
@@ -53,23 +75,7 @@ def test_daily_failure_thresholds_warn_above_5_and_fail_above_10_percent(connect
     """Three days of 100 tasks each (02-11, 02-12, 02-13): 12, 7 and 3 failed. 12 % breaks the
     critical (10 %) threshold, 12 % and 7 % the warning one (5 %), 3 % neither. Only the days
     of the week before as_of are judged."""
-    landing = tmp_path / "landing"
-    build_landing(landing)  # reference data of test_marts (its tasks are replaced below)
-    rows = []
-    for day, failures in ((1, 12), (2, 7), (3, 3)):
-        for number in range(100):
-            start = f"2026-02-{10 + day:02d}T10:{number % 60:02d}:00Z"
-            end = f"2026-02-{10 + day:02d}T11:{number % 60:02d}:00Z"
-            rows.append({
-                "id": f"00000000-0000-4000-8{day:03d}-{number:012d}", "task_id": f"D{day}-{number}",
-                "user_id": A1, "organization_id": ORG_A, "task_type": "bug_fix",
-                "provider": "github_copilot", "start_time": start, "end_time": end,
-                "tokens_used": 100, "cost_usd": "0.01",
-                "status": "failed" if number < failures else "completed", "updated_at": end,
-            })  # fmt: skip
-    write(landing / "task_executions.csv", rows)
-    (landing / "routing_decisions.csv").unlink()
-    load_paths(connection, [landing])
+    load_days(connection, tmp_path / "landing", {1: (100, 12), 2: (100, 7), 3: (100, 3)})
 
     result = dbt("build", as_of="2026-02-14T00:00:00+00:00", check=False)
 
@@ -82,9 +88,44 @@ def test_daily_failure_thresholds_warn_above_5_and_fail_above_10_percent(connect
     assert {str(item.status) for item in models} == {"success"}  # no mart skipped
 
     # A week (dq_threshold_days) later the bad day is history: it no longer fails builds.
-    later = dbt("test", "--select", "data_quality_daily", as_of="2026-02-18T00:00:00+00:00")
+    later = dbt("build", "--select", "data_quality_daily", as_of="2026-02-18T00:00:00+00:00")
     assert outcomes(later)["failed_task_share_per_day_critical"] == ("pass", 0)
     assert outcomes(later)["failed_task_share_per_day_warning"] == (
         "warn",
         1,
     )  # 02-11 is out: 02-12 only
+
+
+def test_status_test_and_alert_agree_at_the_boundary(connection, dbt, tmp_path):
+    """201 failed of 2,009 tasks is 10.005 %: over the critical 10 %, although the displayed
+    percentage rounds to 10.00. The day's status is critical, the critical test fails and the
+    alert is critical: all three read the one rating. 200 of 2,000 (exactly 10 %) is a warning
+    for all three."""
+    load_days(connection, tmp_path / "landing", {1: (2009, 201), 2: (2000, 200)})
+
+    result = dbt("build", as_of="2026-02-14T00:00:00+00:00", check=False)
+
+    rows = connection.execute(
+        "select metric_date::text, failed_task_percentage::text, failed_task_status, "
+        "is_in_judged_window from monitoring.data_quality_daily where total_tasks > 0 "
+        "order by metric_date"
+    ).fetchall()
+    assert rows == [
+        ("2026-02-11", "10.00", "critical", True),
+        ("2026-02-12", "10.00", "warning", True),
+    ]
+    tests = outcomes(result)
+    assert tests["failed_task_share_per_day_critical"] == ("fail", 1)
+    assert tests["failed_task_share_per_day_warning"] == ("warn", 2)
+    alerts = [
+        (alert.rule, alert.severity, alert.alert_date.isoformat())
+        for alert in data_quality_alerts(connection)
+    ]
+    assert sorted(alerts) == [
+        ("failed_task_rate", "critical", "2026-02-11"),
+        ("failed_task_rate", "warning", "2026-02-12"),
+    ]
+
+    # Out of the judged window, neither the tests nor the alert rules judge the days.
+    dbt("build", "--select", "data_quality_daily", as_of="2026-02-25T00:00:00+00:00")
+    assert data_quality_alerts(connection) == []

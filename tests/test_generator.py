@@ -13,8 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.ingest.contract import TABLES
+from warehouse.ingest.contract import PROVIDERS, TABLES
 from warehouse.ingest.parsing import convert_row
+from warehouse.synthetic.catalog import TIERS
 from warehouse.synthetic.generator import GeneratorConfig, generate
 
 END = date(2026, 3, 1)
@@ -175,3 +176,32 @@ def test_nothing_starts_or_is_delivered_after_until(tmp_path):
     for row in sorted(rows, key=lambda row: row["updated_at"]):
         newest[row["id"]] = row["status"]
     assert "running" in newest.values()  # tasks under way at `until` are still open
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def seed_column(seed: str, column: str, where: str | None = None) -> set[str]:
+    """The values of a seed's column (of the rows whose column ``where`` is true)."""
+    with open(SEEDS / f"{seed}.csv", newline="", encoding="utf-8") as handle:
+        return {row[column] for row in csv.DictReader(handle) if not where or row[where] == "true"}
+
+
+def test_generated_catalogue_values_are_the_seeds(tmp_path):
+    """Every provider, task type and pricing tier the generator writes (chaos included) is in
+    the seeds; every seed task type and tier occurs, and the providers it routes to are the
+    baseline-capable ones (the chaos provider has no price list)."""
+    generate(tmp_path, CHAOS)
+    values: dict[str, set[str]] = defaultdict(set)
+    for path in tmp_path.glob("*.csv"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                for column in ("provider", "task_type", "pricing_tier", "chosen_provider"):
+                    if row.get(column):
+                        values[column].add(row[column])
+
+    assert values["task_type"] == seed_column("task_types", "task_type_id")
+    assert values["pricing_tier"] <= seed_column("pricing_tiers", "pricing_tier")
+    assert values["provider"] | values["chosen_provider"] == seed_column("providers", "provider_id")
+    assert seed_column("providers", "provider_id", where="can_be_baseline") == set(PROVIDERS)
+    assert set(TIERS) <= seed_column("pricing_tiers", "pricing_tier")

@@ -70,11 +70,13 @@ def test_every_column_of_every_mart_and_monitoring_model_is_described(manifest):
 
 
 def test_mart_docs_list_the_columns_the_models_produce(manifest):
-    """Documented columns are the columns the SQL selects (no stale or missing entries)."""
+    """Documented columns are the columns the SQL selects (no stale or missing entries): named
+    in the model's SQL or in a macro it calls."""
     for node in models(manifest).values():
         if layer(node) != "marts":
             continue
-        sql = node["raw_code"]
+        macros = [manifest["macros"][key] for key in node["depends_on"]["macros"]]
+        sql = "\n".join([node["raw_code"], *(macro["macro_sql"] for macro in macros)])
         for name in node["columns"]:
             assert re.search(rf"\b{name}\b", sql), f"{node['name']}.{name} not in its SQL"
 
@@ -132,3 +134,15 @@ def test_no_literal_schema_table_names_in_models(manifest):
         if literal.search(comments.sub("", node["raw_code"]))
     ]
     assert offenders == []
+
+
+def test_every_macro_is_described(manifest):
+    """macros/_macros.yml describes every macro and generic test of the project, and every
+    argument it documents is one the macro takes."""
+    macros = {
+        key: macro
+        for key, macro in manifest["macros"].items()
+        if macro["package_name"] == "generic_corp_warehouse"
+    }
+    assert macros
+    assert sorted(key for key, macro in macros.items() if not macro["description"]) == []

@@ -10,13 +10,6 @@ pricing as (
     where not has_empty_window
 ),
 
-with_baseline_provider as (
-    select
-        *,
-        coalesce(default_provider, '{{ var("baseline_provider") }}') as baseline_provider
-    from tasks
-),
-
 priced as (
     select
         task_rows.*,
@@ -26,7 +19,7 @@ priced as (
         baseline_price.provider_pricing_id as baseline_pricing_id,
         {{ priced_cost('baseline_price', 'task_rows.tokens_used', 'task_rows.duration_ms') }}
             as priced_baseline_cost_usd
-    from with_baseline_provider as task_rows
+    from tasks as task_rows
     left join lateral (
         {{ applicable_price(
             'pricing', 'task_rows.provider', 'task_rows.task_type', 'task_rows.pricing_tier',
@@ -66,15 +59,7 @@ final as (
         coalesce(
             priced_baseline_cost_usd, round(reported_baseline_cost_usd, 6), cost_usd
         ) - cost_usd as savings_usd,
-        case
-            when
-                status in ('pending', 'running')
-                and ended_at is null
-                and started_at
-                < {{ as_of() }} - interval '{{ var("timeout_minutes") }} minutes'
-                then 'timed_out'
-            else status
-        end as effective_status
+        {{ effective_status('status', 'ended_at', 'started_at') }} as effective_status
     from costed
 )
 

@@ -1,4 +1,4 @@
-{#- Every task's newest version with its organization's tier and default provider, and the
+{#- Every task's newest version with its organization's tier, default and baseline provider, and the
     hard rule it breaks first (quarantine_reason), or null when it breaks none. -#}
 with executions as (
     select * from {{ ref('stg_platform__task_executions') }}
@@ -17,6 +17,7 @@ joined as (
         executions.*,
         organizations.pricing_tier,
         organizations.default_provider,
+        {{ baseline_provider('organizations.default_provider') }} as baseline_provider,
         organizations.organization_id is not null as has_known_organization,
         users.user_id is not null as has_known_user
     from executions

@@ -17,29 +17,16 @@
 {% set period_key = ['organization_id', 'aggregation_period', 'period_start'] %}
 
 {# Per organization and period (daily, weekly, monthly): tasks started in the period (any
-    status), developers, and completed tasks' cost, baseline and savings. Money columns are
-    cents: a day rounds its exact sum, and a week or a month is the sum of its days, so the rows
-    of one organization always add up; savings_percentage uses the unrounded sums.
-    Incremental: rebuilds the periods of changed tasks (before and after the change), of open
-    tasks and of organizations whose data or users changed; a period left without tasks is
-    deleted (post-hook). Never fully refreshed: periods whose raw rows were purged by retention
-    are kept. #}
+    status), developers, and completed tasks' cost, baseline and savings in cents (rule in
+    rollup_day_cents); savings_percentage uses the unrounded sums. Incremental through
+    rollup_periods; an organization whose data or users changed is rebuilt too. Never fully
+    refreshed: periods whose raw rows were purged by retention are kept. #}
 with tasks as (
     select * from {{ ref('task_executions') }}
 ),
 
 users as (
     select * from {{ ref('users') }}
-),
-
-all_task_periods as (
-    select
-        tasks.*,
-        period_kinds.aggregation_period,
-        {{ period_start_date('period_kinds.aggregation_period', 'tasks.start_date') }}
-            as period_start
-    from tasks
-    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
 ),
 
 {% if is_incremental() %}
@@ -53,53 +40,10 @@ changed_organizations as (
     where user_rows.batch_id > {{ previous_watermark() }}
 ),
 
-affected_days as (
-    select
-        changed.organization_id,
-        changed.start_date
-    from ({{ changed_task_versions() }}) as changed
-    union
-    select
-        tasks.organization_id,
-        tasks.start_date
-    from tasks
-    where
-        tasks.built_at > {{ previous_build_time() }}
-        or tasks.organization_id in (
-            select changed_organizations.organization_id from changed_organizations
-        )
-),
-
-candidate_keys as (
-    select distinct
-        affected_days.organization_id,
-        period_kinds.aggregation_period,
-        {{ period_start_date('period_kinds.aggregation_period', 'affected_days.start_date') }}
-            as period_start
-    from affected_days
-    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
-),
-
-period_keys as (
-    {{ without_purged_periods('candidate_keys', ['organization_id'], 'tasks', 'affected_days') }}
-),
-
-{% else %}
-period_keys as (
-    select distinct
-        organization_id,
-        aggregation_period,
-        period_start
-    from all_task_periods
-),
-
 {% endif %}
-task_periods as (
-    select all_task_periods.*
-    from all_task_periods
-    inner join period_keys
-        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
-),
+{{ rollup_periods('tasks', 'tasks', ['organization_id'], ['daily', 'weekly', 'monthly'],
+    extra_trigger='tasks.organization_id in '
+        ~ '(select changed_organizations.organization_id from changed_organizations)') }}
 
 period_tasks as (
     select
@@ -111,83 +55,27 @@ period_tasks as (
         count(*) filter (where status = 'failed') as failed_tasks,
         count(*) filter (where status = 'timed_out') as timed_out_tasks,
         count(distinct user_id) as active_developers,
-        coalesce(sum(savings_usd) filter (where status = 'completed'), 0) as savings_exact,
-        coalesce(sum(baseline_cost_usd) filter (where status = 'completed'), 0)
-            as baseline_exact
+        coalesce({{ completed_sum('savings_usd') }}, 0) as savings_exact,
+        coalesce({{ completed_sum('baseline_cost_usd') }}, 0) as baseline_exact
     from task_periods
     group by organization_id, aggregation_period, period_start
-),
-
-period_day_money as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        start_date,
-        round(coalesce(sum(cost_usd) filter (where status = 'completed'), 0), 2)
-            as cost_cents,
-        round(coalesce(sum(baseline_cost_usd) filter (where status = 'completed'), 0), 2)
-            as baseline_cents,
-        round(coalesce(sum(savings_usd) filter (where status = 'completed'), 0), 2)
-            as savings_cents
-    from task_periods
-    group by organization_id, aggregation_period, period_start, start_date
 ),
 
 period_money as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        sum(cost_cents) as total_cost_usd,
-        sum(baseline_cents) as total_baseline_cost_usd,
-        sum(savings_cents) as total_savings_usd
-    from period_day_money
-    group by organization_id, aggregation_period, period_start
-),
-
-provider_counts as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        provider,
-        count(*) as task_count,
-        coalesce(sum(cost_usd) filter (where status = 'completed'), 0) as provider_cost
-    from task_periods
-    group by organization_id, aggregation_period, period_start, provider
+    {{ rollup_day_cents('task_periods', period_key, {
+        'total_cost_usd': 'cost_usd',
+        'total_baseline_cost_usd': 'baseline_cost_usd',
+        'total_savings_usd': 'savings_usd',
+    }) }}
 ),
 
 provider_breakdown as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        jsonb_object_agg(provider, task_count) as provider_usage,
-        jsonb_object_agg(provider, provider_cost) as provider_costs
-    from provider_counts
-    group by organization_id, aggregation_period, period_start
-),
-
-task_type_counts as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        task_type,
-        count(*) as task_count
-    from task_periods
-    group by organization_id, aggregation_period, period_start, task_type
+    {{ rollup_breakdown('task_periods', period_key, 'provider', 'provider_usage',
+        cost_column='provider_costs') }}
 ),
 
 task_type_breakdown as (
-    select
-        organization_id,
-        aggregation_period,
-        period_start,
-        jsonb_object_agg(task_type, task_count) as task_type_distribution
-    from task_type_counts
-    group by organization_id, aggregation_period, period_start
+    {{ rollup_breakdown('task_periods', period_key, 'task_type', 'task_type_distribution') }}
 ),
 
 developers as (
@@ -242,20 +130,10 @@ final as (
         provider_breakdown.provider_usage,
         provider_breakdown.provider_costs,
         task_type_breakdown.task_type_distribution,
-        {{ current_watermark() }} as built_from_batch_id,
-        {{ run_started_at_literal() }} as built_at,
-        {{ run_started_at_literal() }} as created_at
+        {{ rollup_build_columns() }}
     from period_keys
-    left join period_tasks
-        on {{ keys_match('period_keys', 'period_tasks', period_key) }}
-    left join period_money
-        on {{ keys_match('period_keys', 'period_money', period_key) }}
-    left join provider_breakdown
-        on {{ keys_match('period_keys', 'provider_breakdown', period_key) }}
-    left join task_type_breakdown
-        on {{ keys_match('period_keys', 'task_type_breakdown', period_key) }}
-    left join developers
-        on {{ keys_match('period_keys', 'developers', period_key) }}
+    {{- left_join_each('period_keys', ['period_tasks', 'period_money', 'provider_breakdown',
+        'task_type_breakdown', 'developers'], period_key) }}
 )
 
 select * from final

@@ -8,7 +8,7 @@ final as (
         organization_name as name,
         pricing_tier,
         default_provider,
-        coalesce(default_provider, '{{ var("baseline_provider") }}') as baseline_provider,
+        {{ baseline_provider('default_provider') }} as baseline_provider,
         retention_days,
         created_at,
         updated_at

@@ -27,10 +27,7 @@ with costs as (
 
 {% if is_incremental() %}
 checked as (
-    select
-        *,
-        coalesce(default_provider, '{{ var("baseline_provider") }}') as baseline_provider
-    from {{ ref('int_task_executions_checked') }}
+    select * from {{ ref('int_task_executions_checked') }}
 ),
 
 changed_prices as (
@@ -68,14 +65,9 @@ to_rebuild as (
     select previous_build.id from {{ this }} as previous_build
     where
         -- open tasks whose timed-out state as of this build differs from the stored one
-        (
-            previous_build.reported_status in ('pending', 'running')
-            and (previous_build.status = 'timed_out') != (
-                previous_build.end_time is null
-                and previous_build.start_time
-                < {{ as_of() }} - interval '{{ var("timeout_minutes") }} minutes'
-            )
-        )
+        (previous_build.status = 'timed_out') != {{ is_timed_out(
+            'previous_build.reported_status', 'previous_build.end_time',
+            'previous_build.start_time') }}
         or previous_build.pricing_id in (
             select changed_prices.provider_pricing_id from changed_prices
         )

@@ -15,68 +15,13 @@
 {% set period_key = ['user_id', 'aggregation_period', 'period_start'] %}
 
 {# Per user and period (daily, weekly, monthly): tasks started (any status), and completed
-    tasks' duration, cost and savings. Incremental like organization_analytics: rebuilds the
-    periods of changed and open tasks, deletes periods left without tasks, never fully
-    refreshed. #}
+    tasks' duration, cost and savings (6 decimals, unrounded). Incremental through
+    rollup_periods; never fully refreshed. #}
 with tasks as (
     select * from {{ ref('task_executions') }}
 ),
 
-all_task_periods as (
-    select
-        tasks.*,
-        period_kinds.aggregation_period,
-        {{ period_start_date('period_kinds.aggregation_period', 'tasks.start_date') }}
-            as period_start
-    from tasks
-    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
-),
-
-{% if is_incremental() %}
-affected_days as (
-    select
-        changed.user_id,
-        changed.start_date
-    from ({{ changed_task_versions() }}) as changed
-    union
-    select
-        user_id,
-        start_date
-    from tasks
-    where
-        built_at > {{ previous_build_time() }}
-),
-
-candidate_keys as (
-    select distinct
-        affected_days.user_id,
-        period_kinds.aggregation_period,
-        {{ period_start_date('period_kinds.aggregation_period', 'affected_days.start_date') }}
-            as period_start
-    from affected_days
-    cross join {{ period_kinds(['daily', 'weekly', 'monthly']) }}
-),
-
-period_keys as (
-    {{ without_purged_periods('candidate_keys', ['user_id'], 'tasks', 'affected_days') }}
-),
-
-{% else %}
-period_keys as (
-    select distinct
-        user_id,
-        aggregation_period,
-        period_start
-    from all_task_periods
-),
-
-{% endif %}
-task_periods as (
-    select all_task_periods.*
-    from all_task_periods
-    inner join period_keys
-        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
-),
+{{ rollup_periods('tasks', 'tasks', ['user_id'], ['daily', 'weekly', 'monthly']) }}
 
 period_tasks as (
     select
@@ -87,57 +32,22 @@ period_tasks as (
         count(*) as total_tasks,
         count(*) filter (where status = 'completed') as completed_tasks,
         count(*) filter (where status = 'failed') as failed_tasks,
-        coalesce(sum(duration_ms) filter (where status = 'completed'), 0) as total_duration_ms,
+        coalesce({{ completed_sum('duration_ms') }}, 0) as total_duration_ms,
         round(avg(duration_ms) filter (where status = 'completed')) as avg_task_duration_ms,
-        coalesce(sum(cost_usd) filter (where status = 'completed'), 0) as total_cost_usd,
-        coalesce(sum(baseline_cost_usd) filter (where status = 'completed'), 0)
-            as total_baseline_cost_usd,
-        coalesce(sum(savings_usd) filter (where status = 'completed'), 0) as total_savings_usd
+        coalesce({{ completed_sum('cost_usd') }}, 0) as total_cost_usd,
+        coalesce({{ completed_sum('baseline_cost_usd') }}, 0) as total_baseline_cost_usd,
+        coalesce({{ completed_sum('savings_usd') }}, 0) as total_savings_usd
     from task_periods
     group by user_id, organization_id, aggregation_period, period_start
 ),
 
-provider_counts as (
-    select
-        user_id,
-        aggregation_period,
-        period_start,
-        provider,
-        count(*) as task_count
-    from task_periods
-    group by user_id, aggregation_period, period_start, provider
-),
-
 provider_breakdown as (
-    select
-        user_id,
-        aggregation_period,
-        period_start,
-        jsonb_object_agg(provider, task_count) as provider_usage,
-        (array_agg(provider order by task_count desc, provider asc))[1] as most_used_provider
-    from provider_counts
-    group by user_id, aggregation_period, period_start
-),
-
-task_type_counts as (
-    select
-        user_id,
-        aggregation_period,
-        period_start,
-        task_type,
-        count(*) as task_count
-    from task_periods
-    group by user_id, aggregation_period, period_start, task_type
+    {{ rollup_breakdown('task_periods', period_key, 'provider', 'provider_usage',
+        most_used_column='most_used_provider') }}
 ),
 
 task_type_breakdown as (
-    select
-        user_id,
-        aggregation_period,
-        period_start,
-        jsonb_object_agg(task_type, task_count) as task_type_distribution
-    from task_type_counts
-    group by user_id, aggregation_period, period_start
+    {{ rollup_breakdown('task_periods', period_key, 'task_type', 'task_type_distribution') }}
 ),
 
 final as (
@@ -163,16 +73,10 @@ final as (
         provider_breakdown.most_used_provider::varchar(100) as most_used_provider,
         provider_breakdown.provider_usage,
         task_type_breakdown.task_type_distribution,
-        {{ current_watermark() }} as built_from_batch_id,
-        {{ run_started_at_literal() }} as built_at,
-        {{ run_started_at_literal() }} as created_at
+        {{ rollup_build_columns() }}
     from period_keys
-    left join period_tasks
-        on {{ keys_match('period_keys', 'period_tasks', period_key) }}
-    left join provider_breakdown
-        on {{ keys_match('period_keys', 'provider_breakdown', period_key) }}
-    left join task_type_breakdown
-        on {{ keys_match('period_keys', 'task_type_breakdown', period_key) }}
+    {{- left_join_each('period_keys', ['period_tasks', 'provider_breakdown',
+        'task_type_breakdown'], period_key) }}
 )
 
 select * from final

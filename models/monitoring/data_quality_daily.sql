@@ -1,8 +1,10 @@
 {#- Data quality day by day (UTC): what was loaded and rejected (by load day), what the tasks
     started that day look like (quarantine, prices, costs, failures, negative savings), invalid
     status transitions and versions that arrived after a newer one. Each metric has a status
-    (ok, warning, critical) with the thresholds of the dbt vars the data tests use; `status`
-    is the worst of them. -#}
+    (ok, warning, critical) from the thresholds (dbt vars dq_*) applied to the exact counts
+    (the percentages are rounded for display only); `status` is the worst of them. The days of
+    the `dq_threshold_days` before the build's as_of are `is_in_judged_window`: the data tests
+    and the alert rules judge those days' statuses, so the two never disagree. -#}
 with batches as (
     select * from {{ ref('stg_platform__load_batches') }}
 ),
@@ -151,7 +153,9 @@ measured as (
             as invalid_cost_percentage,
         round(100.0 * task_days.failed_tasks / nullif(task_days.total_tasks, 0), 2)
             as failed_task_percentage,
-        coalesce(task_days.total_tasks, 0) >= {{ var('dq_min_daily_tasks') }} as is_judged
+        coalesce(task_days.total_tasks, 0) >= {{ var('dq_min_daily_tasks') }} as is_judged,
+        all_days.metric_date > {{ utc_date(as_of()) }} - {{ var('dq_threshold_days') }}
+            as is_in_judged_window
     from all_days
     left join loads on all_days.metric_date = loads.metric_date
     left join rejections on all_days.metric_date = rejections.metric_date
@@ -184,18 +188,18 @@ rated as (
         case
             when
                 is_judged
-                and invalid_cost_percentage > 100 * {{ var('dq_invalid_cost_max_share') }}
+                and invalid_cost_tasks > {{ var('dq_invalid_cost_max_share') }} * total_tasks
                 then 'critical'
             else 'ok'
         end as invalid_cost_status,
         case
             when
                 is_judged
-                and failed_task_percentage > 100 * {{ var('dq_failed_task_error_share') }}
+                and failed_tasks > {{ var('dq_failed_task_error_share') }} * total_tasks
                 then 'critical'
             when
                 is_judged
-                and failed_task_percentage > 100 * {{ var('dq_failed_task_warn_share') }}
+                and failed_tasks > {{ var('dq_failed_task_warn_share') }} * total_tasks
                 then 'warning'
             else 'ok'
         end as failed_task_status,

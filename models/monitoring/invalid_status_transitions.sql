@@ -12,13 +12,7 @@ distinct_versions as (
         status,
         updated_at,
         batch_id,
-        case status
-            when 'pending' then 1
-            when 'running' then 2
-            when 'completed' then 3
-            when 'failed' then 3
-            else 0
-        end as status_rank
+        {{ status_lifecycle_rank('status') }} as status_rank
     from versions
     order by task_execution_id, status, updated_at, batch_id
 ),

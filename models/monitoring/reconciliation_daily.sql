@@ -30,8 +30,7 @@ mart_side as (
         organization_id,
         start_date as metric_date,
         count(*) as mart_tasks,
-        round(coalesce(sum(cost_usd) filter (where status = 'completed'), 0), 2)
-            as mart_cost_usd
+        {{ cents(completed_sum('cost_usd')) }} as mart_cost_usd
     from mart_tasks
     group by organization_id, start_date
 ),

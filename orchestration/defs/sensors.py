@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +12,7 @@ from orchestration.defs.jobs import load_and_build_job
 from orchestration.defs.resources import WarehouseResource
 from warehouse import settings
 from warehouse.alerting.publish import publish
-from warehouse.alerting.rules import (
-    DEFAULT_LOOKBACK_DAYS,
-    current_alerts,
-    job_failure_alert,
-)
+from warehouse.alerting.rules import current_alerts, job_failure_alert
 from warehouse.ingest.loader import discover
 
 
@@ -61,10 +56,6 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     )
 
 
-def alert_lookback_days() -> int:
-    return int(os.environ.get("ALERT_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS))
-
-
 @dg.sensor(
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -75,7 +66,7 @@ def data_quality_alert_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SkipReason:
     with warehouse.connect() as connection:
-        alerts, notes = current_alerts(connection, lookback_days=alert_lookback_days())
+        alerts, notes = current_alerts(connection)
         new = publish(connection, alerts, log=context.log)
     rules = ", ".join(alert.rule for alert in new)
     summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"

@@ -1,7 +1,8 @@
 """The alert rules (the spec's section 9.2), each a plain function of the warehouse's state.
 
-Data-quality rules read ``monitoring.data_quality_daily``, whose statuses use the same dbt vars
-(thresholds) as the data tests, so an alert and a failing test never disagree.
+Data-quality rules read the statuses ``monitoring.data_quality_daily`` computes, on the days of its
+judged window (``is_in_judged_window``: the ``dq_threshold_days`` before the build's as_of), which
+are exactly the statuses and days the data tests judge: an alert and a test never disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 import psycopg
 
 SEVERITIES = ("info", "warning", "critical")
-DEFAULT_LOOKBACK_DAYS = 7
 PRICING_MAX_AGE = timedelta(hours=24)
 
 
@@ -44,12 +44,6 @@ class Alert:
 
 
 DATA_QUALITY_DAYS = """
-with judged as (
-    select *
-    from monitoring.data_quality_daily
-    where metric_date <= current_date
-)
-
 select
     metric_date,
     total_tasks,
@@ -63,19 +57,17 @@ select
     timed_out_tasks,
     timed_out_trailing_average,
     timed_out_status
-from judged
-where metric_date > (select max(metric_date) from judged) - %(lookback_days)s::integer
+from monitoring.data_quality_daily
+where is_in_judged_window
 order by metric_date
 """
 
 
-def data_quality_alerts(
-    connection: psycopg.Connection, *, lookback_days: int = DEFAULT_LOOKBACK_DAYS
-) -> list[Alert]:
-    """Alerts for the newest ``lookback_days`` days of ``monitoring.data_quality_daily``."""
+def data_quality_alerts(connection: psycopg.Connection) -> list[Alert]:
+    """Alerts for the judged days of ``monitoring.data_quality_daily``."""
     alerts: list[Alert] = []
     with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
-        rows = cursor.execute(DATA_QUALITY_DAYS, {"lookback_days": lookback_days}).fetchall()
+        rows = cursor.execute(DATA_QUALITY_DAYS).fetchall()
     for row in rows:
         day = row["metric_date"]
         if row["failed_task_status"] in ("warning", "critical"):
@@ -175,14 +167,12 @@ def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: s
     )
 
 
-def current_alerts(
-    connection: psycopg.Connection, *, lookback_days: int = DEFAULT_LOOKBACK_DAYS
-) -> tuple[list[Alert], list[str]]:
+def current_alerts(connection: psycopg.Connection) -> tuple[list[Alert], list[str]]:
     """Every rule over the warehouse's present state: the alerts, and a note per rule that
     could not run because its monitoring model is missing or outdated (not built yet, or built
     by an older version: the next build fixes it)."""
     rules = {
-        "data quality": lambda: data_quality_alerts(connection, lookback_days=lookback_days),
+        "data quality": lambda: data_quality_alerts(connection),
         "pricing staleness": lambda: pricing_staleness_alert(connection),
     }
     alerts: list[Alert] = []

@@ -9,13 +9,7 @@ versioned as (
     select
         *,
         lower(trim(status)) as normalized_status,
-        case lower(trim(status))
-            when 'pending' then 1
-            when 'running' then 2
-            when 'completed' then 3
-            when 'failed' then 3
-            else 0
-        end as status_rank
+        {{ status_lifecycle_rank('lower(trim(status))') }} as status_rank
     from source
 ),
 
