@@ -17,6 +17,10 @@
     and start_date; `subject` lists the subject columns; `extra_trigger` is a SQL condition
     over `tasks` marking more tasks whose days to rebuild (or none). -#}
 {% macro rollup_periods(tasks, rows, subject, kinds, extra_trigger=none) -%}
+{#- what the incremental branch reads, referenced here so that dbt knows the model needs it
+    even while parsing (when is_incremental() is false) -#}
+{%- do ref('stg_platform__task_execution_versions') -%}
+{%- do ref('int_batch_watermark') -%}
 {%- set period_key = subject + ['aggregation_period', 'period_start'] -%}
 {%- set daily_kinds = kinds | reject('equalto', 'hourly') | list -%}
 all_task_periods as (

@@ -1,18 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='id',
-        incremental_strategy='delete+insert',
-        full_refresh=false,
-        on_schema_change='fail',
-        post_hook=["delete from {{ this }} where total_tasks = 0"],
-    )
-}}
-
--- depends_on: {{ ref('stg_platform__task_execution_versions') }}
 -- depends_on: {{ ref('stg_platform__organizations') }}
 -- depends_on: {{ ref('stg_platform__users') }}
--- depends_on: {{ ref('int_batch_watermark') }}
 
 {% set period_key = ['organization_id', 'aggregation_period', 'period_start'] %}
 
