@@ -113,7 +113,9 @@ def _load_with_progress(
 ) -> list[BatchResult]:
     from warehouse.ingest.loader import load_or_fail
 
-    results = []
+    results: list[BatchResult] = []
+    if not files:
+        return results
     with Progress(len(files), unit="file", description="loading") as progress:
         for number, item in enumerate(files, start=1):
             name = item.path.name
