@@ -7,23 +7,77 @@ FILE`` (the warehouse package never imports the code location)."""
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
+import re
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 
 from warehouse.dagster_home import prepare_dagster_home
 from warehouse.ingest.loader import discover
+from warehouse.progress import Progress
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# dbt's line for a finished node: "12 of 131 OK created sql table model analytics.x ... [..]"
+# (its START lines are left out); a warning, failure or error is kept above the progress bar.
+DBT_NODE_FINISHED = re.compile(r"^(\d+) of (\d+) (?!START\b)([A-Z]+)")
+DBT_NOTABLE = {"WARN", "FAIL", "ERROR"}
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+DOT_PADDING = re.compile(r" \.{3,} ")
+
+
+class DbtProgressTee(io.TextIOBase):
+    """A stdout for the run: everything goes to the log file; dbt's finished-node lines also
+    show as progress on ``screen`` (a bar on a terminal, the lines themselves otherwise)."""
+
+    def __init__(self, log: TextIO, screen: TextIO) -> None:
+        self._log = log
+        self._screen = screen
+        self._partial = ""
+        self._progress: Progress | None = None
+        self._total = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._show(ANSI_ESCAPE.sub("", line).strip())
+        return len(text)
+
+    def flush(self) -> None:
+        self._log.flush()
+
+    def _show(self, line: str) -> None:
+        match = DBT_NODE_FINISHED.match(line)
+        if match is None or " hook: " in line:  # on-run-start hooks are not the build's nodes
+            return
+        total, status = int(match[2]), match[3]
+        if self._progress is None or total != self._total:  # another dbt command
+            self.close()
+            self._progress = Progress(
+                total, unit="node", description="dbt", stream=self._screen, indent="      "
+            )
+            self._total = total
+        self._progress.finished_step(DOT_PADDING.sub(" ", line), notable=status in DBT_NOTABLE)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
 
 
 def run_load_and_build(landing: Path, as_of: str, log_file: Path) -> bool:
     """Run the job load_and_build on the files under ``landing``, its output (dbt's too) in
-    ``log_file``; print what it materialized and checked; True when it succeeded."""
+    ``log_file`` and dbt's progress on stdout; print what it materialized and checked; True
+    when it succeeded."""
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
     from orchestration.definitions import defs
     from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
@@ -37,7 +91,8 @@ def run_load_and_build(landing: Path, as_of: str, log_file: Path) -> bool:
     with (
         dg.DagsterInstance.get() as instance,
         open(log_file, "w", encoding="utf-8") as log,
-        redirect_stdout(log),
+        DbtProgressTee(log, sys.stdout) as tee,
+        redirect_stdout(tee),
         redirect_stderr(log),
     ):
         result = defs.resolve_job_def("load_and_build").execute_in_process(

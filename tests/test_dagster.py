@@ -497,3 +497,68 @@ def test_dagster_home_queues_one_dbt_build_at_a_time_without_telemetry(tmp_path,
             {"key": "warehouse/dbt", "limit": 1}
         ]
         assert instance.telemetry_enabled is False
+
+
+def test_landing_sensor_records_an_unrecognized_file_once_and_warns_once(
+    defs, connection, instance, tmp_path, webhook, monkeypatch
+):
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(landing))
+    landing.mkdir()
+    (landing / ".part-teams.csv").write_text("id\n", encoding="utf-8")  # still being written
+    (landing / "_manifest.json").write_text("{}", encoding="utf-8")  # the generator's
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
+
+    quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+
+    assert quiet.run_requests == []
+    assert quiet.skip_message == f"no new landing files in {landing}"
+    assert connection.execute(
+        "select to_regclass('monitoring.unrecognized_landing_files'), "
+        "to_regclass('monitoring.alerts')"
+    ).fetchone() == (None, None)
+
+    reference_data(landing)
+    misnamed = landing / "organisation.csv"
+    write(misnamed, [{"id": ORG_A, "name": "Org A"}])
+    first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    second = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+
+    (request,) = first.run_requests
+    assert sorted(Path(name).name for name in
+                  request.run_config["ops"]["load_landing_files"]["config"]["files"]) == [
+        "organizations.csv", "provider_pricing.csv", "teams.csv", "users.csv",
+    ]  # fmt: skip
+    assert second.run_requests == []
+    assert second.skip_message == (
+        f"no new landing files in {landing}; 1 unrecognized file, not loaded: organisation.csv "
+        "(monitoring.unrecognized_landing_files)"
+    )
+    first_signature = f"{misnamed.stat().st_size}:{misnamed.stat().st_mtime_ns}"
+    reason = "no table named 'organisation' (did you mean organizations?)"
+    recorded = "select file_path, signature, reason from monitoring.unrecognized_landing_files"
+    assert connection.execute(f"{recorded} order by first_seen_at").fetchall() == [
+        (str(misnamed), first_signature, reason)
+    ]
+    (first_seen,) = connection.execute(
+        "select (first_seen_at at time zone 'utc')::date from monitoring.unrecognized_landing_files"
+    ).fetchone()
+    expected_alert = ("unrecognized_landing_file", "warning", str(misnamed), first_seen)
+    assert alerts(connection) == [expected_alert]
+    assert [(post["rule"], post["severity"], post["subject"]) for post in webhook] == [
+        expected_alert[:3]
+    ]
+
+    # The producer rewrites the file under the same wrong name: recorded again, no new alert.
+    write(misnamed, [{"id": ORG_A, "name": "Org A, corrected"}])
+    third = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+
+    assert third.run_requests == []
+    second_signature = f"{misnamed.stat().st_size}:{misnamed.stat().st_mtime_ns}"
+    assert second_signature != first_signature
+    assert connection.execute(f"{recorded} order by first_seen_at, signature").fetchall() == [
+        (str(misnamed), first_signature, reason),
+        (str(misnamed), second_signature, reason),
+    ]
+    assert alerts(connection) == [expected_alert]
+    assert len(webhook) == 1

@@ -1,9 +1,14 @@
-"""generate -> load -> dbt build on a small synthetic dataset, and the numbers reconcile."""
+"""generate -> load -> dbt build on a small synthetic dataset, and the numbers reconcile; the
+demo's summary shows what the dashboard models hold."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from tests.test_marts import AS_OF as MARTS_AS_OF
+from tests.test_marts import build_landing
+from warehouse.demo import print_summary
 from warehouse.ingest.loader import load_paths
 from warehouse.synthetic.generator import GeneratorConfig, generate
 
@@ -168,3 +173,77 @@ def test_chaos_data_is_caught_row_by_row_and_nothing_is_lost(connection, dbt, tm
         expected["unpriced_provider_tasks"],
     )
     assert quality[5] >= 1
+
+
+def test_demo_summary_prints_the_dashboard_rows(connection, dbt, tmp_path, capsys):
+    """The hand-built dataset of test_marts (its docstring works out every number): March 2026
+    as analytics.organization_cost_dashboard and provider_comparison_monthly hold it."""
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    dbt("build", as_of=MARTS_AS_OF)
+    capsys.readouterr()
+
+    print_summary(connection, date(2026, 3, 1))
+
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    cells = [re.split(r" {2,}", line) for line in lines if line and set(line) != {"-", " "}]
+    assert cells == [
+        ["in the warehouse", "count"],
+        ["organizations", "2"],
+        ["users", "3"],
+        ["tasks in the marts", "5"],  # T1-T5
+        ["tasks quarantined", "2"],  # T6 (status cancelled), T7 (negative cost)
+        ["raw task versions", "7"],
+        ["routing decisions", "1"],
+        ["pricing rows", "4"],
+        ["rejected rows", "0"],
+        ["tasks by status: completed 3, failed 1, timed_out 1"],
+        ["task start dates: 2026-03-01 to 2026-03-02 (UTC)"],
+        ["March 2026 by organization (analytics.organization_cost_dashboard; completed tasks' "
+         "cost):"],
+        ["organization", "tasks", "completed", "cost", "baseline", "savings", "savings %",
+         "baseline is"],
+        # A: T1 + T2 completed, 0.643 and 0.642 in days' cents 0.64; -0.001 / 0.642 = -0.16 %
+        ["Org A", "4", "2", "$0.64", "$0.64", "$0.00", "-0.16%", "github_copilot"],
+        # B: T5, 0.005 -> 0.01; cost = baseline (its default provider)
+        ["Org B", "1", "1", "$0.01", "$0.01", "$0.00", "0.00%", "openai_codex"],
+        ["March 2026 by task type and provider (analytics.provider_comparison_monthly):"],
+        ["task type", "provider", "tasks", "success %", "avg cost", "median duration",
+         "avg quality"],
+        ["bug_fix", "openai_codex", "1", "100.00%", "$0.0220", "60 s", "80.00"],
+        ["feature", "openai_codex", "1", "100.00%", "$0.0050", "30 s", "-"],
+        ["feature", "github_copilot", "1", "100.00%", "$0.6210", "3,600 s", "-"],
+        # T3 failed: no cost, no duration; T4 timed out: not counted
+        ["test", "openai_codex", "1", "0.00%", "-", "-", "-"],
+    ]  # fmt: skip
+
+
+def test_demo_run_keeps_dbt_output_in_the_log_and_shows_each_finished_node(tmp_path):
+    from orchestration.demo_run import DbtProgressTee
+
+    dbt_output = [
+        "\x1b[0m19:52:06  Running with dbt=1.11.16",
+        "1 of 1 OK hook: generic_corp_warehouse.on-run-start.0 ..... [OK in 0.30s]",
+        "1 of 2 START sql view model staging.stg_platform__teams ..... [RUN]",
+        "2 of 2 START test unique_teams_id ..... [RUN]",
+        "1 of 2 OK created sql view model staging.stg_platform__teams ..... [CREATE VIEW in 0.25s]",
+        "2 of 2 WARN 3 unique_teams_id ..... [WARN 3 in 0.05s]",
+        "1 of 1 PASS freshness of platform.teams ..... [PASS in 0.06s]",
+    ]
+    log, screen = tmp_path / "run.log", tmp_path / "screen.txt"
+    with (
+        open(log, "w", encoding="utf-8") as log_file,
+        open(screen, "w", encoding="utf-8") as screen_file,
+    ):
+        tee = DbtProgressTee(log_file, screen_file)
+        text = "\n".join(dbt_output) + "\n"
+        tee.write(text[:50])  # lines arrive in pieces
+        tee.write(text[50:])
+        tee.close()
+
+    assert log.read_text(encoding="utf-8").splitlines() == dbt_output
+    assert screen.read_text(encoding="utf-8").splitlines() == [
+        "      1 of 2 OK created sql view model staging.stg_platform__teams [CREATE VIEW in 0.25s]",
+        "      2 of 2 WARN 3 unique_teams_id [WARN 3 in 0.05s]",
+        "      1 of 1 PASS freshness of platform.teams [PASS in 0.06s]",
+    ]

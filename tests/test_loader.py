@@ -14,6 +14,7 @@ import pytest
 from warehouse.cli import main
 from warehouse.ingest.loader import discover, load_file, load_paths
 from warehouse.ingest.parsing import LandingFileError, landing_file_for
+from warehouse.tables import format_table
 
 ORG = "11111111-1111-4111-8111-111111111111"
 USER = "22222222-2222-4222-8222-222222222222"
@@ -364,3 +365,119 @@ def test_jsonl_unknown_key_rejects_the_row(connection, tmp_path):
         "colour",
         "unknown column for table task_executions",
     )
+
+
+def test_format_table_aligns_columns_and_sets_the_total_apart():
+    text = format_table(
+        ("file", "rows", "note"),
+        [("a.csv", 5, None), ("bb.csv", 1200, "late")],
+        right=("rows",),
+        total=("total", 1205, ""),
+        indent="  ",
+    )
+
+    assert text.splitlines() == [
+        "  file    rows  note",
+        "  ------  ----  ----",
+        "  a.csv      5  -",
+        "  bb.csv  1200  late",
+        "  ------  ----  ----",
+        "  total   1205",
+    ]
+    with pytest.raises(ValueError, match="a row has 2 cells for 3 columns"):
+        format_table(("file", "rows", "note"), [("a.csv", 5)])
+
+
+EXPECTED_NAMES_LINE = (
+    "expected names: <table>.<ext> or <table>__<anything>.<ext>, with <table> one of "
+    "organizations, teams, users, provider_pricing, task_executions, routing_decisions and "
+    "<ext> one of csv, jsonl, parquet"
+)
+
+
+def landing_with_a_misnamed_file(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A good task file, a misnamed organizations file, a file still being written (hidden),
+    a file in a hidden folder and the generator's manifest."""
+    landing = tmp_path / "landing"
+    (landing / ".tmp").mkdir(parents=True)
+    good = write_csv(landing / "task_executions.csv", [task_row()])
+    misnamed = write_csv(landing / "organisation.csv", [{"id": ORG, "name": "Org"}], ["id", "name"])
+    (landing / ".part-users.csv").write_text("id\n", encoding="utf-8")
+    (landing / ".tmp" / "notes.txt").write_text("scratch\n", encoding="utf-8")
+    (landing / "_manifest.json").write_text("{}", encoding="utf-8")
+    return landing, good, misnamed
+
+
+def test_cli_load_lists_unrecognized_files_and_loads_nothing(connection, tmp_path, capsys):
+    landing, _, misnamed = landing_with_a_misnamed_file(tmp_path)
+
+    assert main(["load", str(landing)]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "error: 1 file not recognized, nothing was loaded:",
+        f"  {misnamed}: not a landing file: no table named 'organisation' "
+        "(did you mean organizations?)",
+        EXPECTED_NAMES_LINE,
+        "rename or remove them, or pass --ignore-unknown to load the other files anyway",
+    ]
+    assert scalar(connection, "select count(*) from raw.load_batches") == 0
+
+
+def test_cli_load_ignore_unknown_loads_the_rest_and_says_what_it_ignored(
+    connection, tmp_path, capsys
+):
+    landing, good, misnamed = landing_with_a_misnamed_file(tmp_path)
+
+    assert main(["load", "--ignore-unknown", str(landing)]) == 0
+
+    captured = capsys.readouterr()
+    progress, *warning = captured.err.splitlines()
+    assert progress.startswith("[1/1] task_executions.csv: 1 row loaded, 0 rejected (")
+    assert warning == [
+        "warning: ignored 1 unrecognized file (--ignore-unknown):",
+        f"  {misnamed}: not a landing file: no table named 'organisation' "
+        "(did you mean organizations?)",
+    ]
+    assert "total (1 files)" in captured.out
+    assert connection.execute(
+        "select table_name, source_file, status, rows_loaded from raw.load_batches"
+    ).fetchall() == [("task_executions", str(good), "loaded", 1)]
+    assert scalar(connection, "select count(*) from raw.organizations") == 0
+
+
+def test_cli_load_names_every_kind_of_unrecognized_file(connection, tmp_path, capsys):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in ["users.txt", "README", "_users.csv", "organizations.csv.gz"]:
+        (landing / name).write_text("id\n", encoding="utf-8")
+
+    assert main(["load", str(landing)]) == 1
+
+    assert capsys.readouterr().err.splitlines()[:5] == [
+        "error: 4 files not recognized, nothing was loaded:",
+        f"  {landing / 'README'}: not a landing file: no extension; "
+        "expected one of .csv, .jsonl, .parquet",
+        f"  {landing / '_users.csv'}: not a landing file: no table named '_users' "
+        "(did you mean users?)",
+        f"  {landing / 'organizations.csv.gz'}: not a landing file: extension .csv.gz; "
+        "expected one of .csv, .jsonl, .parquet",
+        f"  {landing / 'users.txt'}: not a landing file: extension .txt; "
+        "expected one of .csv, .jsonl, .parquet",
+    ]
+
+
+def test_cli_load_ignores_hidden_files_and_the_manifest_silently(connection, tmp_path, capsys):
+    landing, good, misnamed = landing_with_a_misnamed_file(tmp_path)
+    good.unlink()
+    misnamed.unlink()
+
+    assert main(["load", str(landing)]) == 0
+
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[-1].split() == [
+        "total", "(0", "files)", "0", "loaded", "0", "0", "0", "0.00",
+    ]  # fmt: skip
+    assert scalar(connection, "select count(*) from raw.load_batches") == 0

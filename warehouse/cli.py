@@ -12,10 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warehouse import postgres, settings
+from warehouse.ingest.contract import FILE_FORMATS, TABLES
 from warehouse.ingest.migrations import apply_migrations
+from warehouse.progress import Progress
+from warehouse.tables import format_table
 
 if TYPE_CHECKING:
-    from warehouse.ingest.loader import BatchResult
+    import psycopg
+
+    from warehouse.ingest.loader import BatchResult, UnrecognizedFile
+    from warehouse.ingest.parsing import LandingFile
 
 logger = logging.getLogger("warehouse")
 
@@ -64,60 +70,104 @@ def _cmd_env(_: argparse.Namespace) -> int:
 
 
 def format_results(results: Sequence[BatchResult]) -> str:
-    header = ("file", "table", "status", "read", "loaded", "rejected", "seconds")
-    rows = [
-        (
-            Path(result.file).name,
-            result.table,
-            result.status,
-            str(result.rows_read),
-            str(result.rows_loaded),
-            str(result.rows_rejected),
-            f"{result.seconds:.2f}",
-        )
-        for result in results
-    ]
+    """The load report: one row per file and a total."""
     loaded = [result for result in results if result.status == "loaded"]
-    rows.append(
-        (
+    return format_table(
+        ("file", "table", "status", "read", "loaded", "rejected", "seconds"),
+        [
+            (
+                Path(result.file).name,
+                result.table,
+                result.status,
+                result.rows_read,
+                result.rows_loaded,
+                result.rows_rejected,
+                f"{result.seconds:.2f}",
+            )
+            for result in results
+        ],
+        right=("read", "loaded", "rejected", "seconds"),
+        total=(
             f"total ({len(results)} files)",
             "",
             f"{len(loaded)} loaded",
-            str(sum(r.rows_read for r in results)),
-            str(sum(r.rows_loaded for r in results)),
-            str(sum(r.rows_rejected for r in results)),
+            sum(r.rows_read for r in results),
+            sum(r.rows_loaded for r in results),
+            sum(r.rows_rejected for r in results),
             f"{sum(r.seconds for r in results):.2f}",
-        )
+        ),
     )
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    numeric = {3, 4, 5, 6}
 
-    def line(row: Sequence[str]) -> str:
-        cells = [
-            cell.rjust(width) if index in numeric else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
 
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def format_unrecognized(files: Sequence[UnrecognizedFile]) -> str:
+    """One line per file that is not a landing file, with the reason."""
+    return "\n".join(f"  {item.path}: not a landing file: {item.reason}" for item in files)
+
+
+def _load_with_progress(
+    connection: psycopg.Connection, files: Sequence[LandingFile], *, force: bool
+) -> list[BatchResult]:
+    from warehouse.ingest.loader import load_or_fail
+
+    results: list[BatchResult] = []
+    if not files:
+        return results
+    with Progress(len(files), unit="file", description="loading") as progress:
+        for number, item in enumerate(files, start=1):
+            name = item.path.name
+            progress.starting(name)
+            result = load_or_fail(connection, item, force=force)
+            if result.status == "loaded":
+                loaded = _plural(result.rows_loaded, "row")
+                outcome = (
+                    f"{loaded} loaded, {result.rows_rejected:,} rejected ({result.seconds:.2f}s)"
+                )
+            else:
+                outcome = result.status
+            progress.finished_step(
+                f"[{number}/{len(files)}] {name}: {outcome}", notable=result.status == "failed"
+            )
+            results.append(result)
+    return results
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    from warehouse.ingest.loader import load_paths
-    from warehouse.ingest.parsing import LandingFileError
+    from warehouse.ingest.loader import discover
+    from warehouse.ingest.parsing import EXPECTED_NAMES, LandingFileError
 
-    postgres.up()
     try:
-        with postgres.connect(autocommit=True) as connection:
-            results = load_paths(connection, [Path(p) for p in args.paths], force=args.force)
+        discovery = discover([Path(p) for p in args.paths], collect_unrecognized=True)
     except LandingFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    unrecognized = discovery.unrecognized
+    if unrecognized and not args.ignore_unknown:
+        print(
+            f"error: {_plural(len(unrecognized), 'file')} not recognized, nothing was loaded:\n"
+            f"{format_unrecognized(unrecognized)}\n"
+            f"expected names: {EXPECTED_NAMES}\n"
+            "rename or remove them, or pass --ignore-unknown to load the other files anyway",
+            file=sys.stderr,
+        )
+        return 1
+    postgres.up()
+    with postgres.connect(autocommit=True) as connection:
+        apply_migrations(connection)
+        results = _load_with_progress(connection, discovery.files, force=args.force)
     print(format_results(results))
     for result in results:
         if result.status == "skipped":
             print(f"{Path(result.file).name}: {result.message}")
+    if unrecognized:
+        print(
+            f"warning: ignored {_plural(len(unrecognized), 'unrecognized file')} "
+            f"(--ignore-unknown):\n{format_unrecognized(unrecognized)}",
+            file=sys.stderr,
+        )
     failed = [result for result in results if result.status == "failed"]
     for result in failed:
         print(f"error: {result.message}", file=sys.stderr)
@@ -159,9 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="print export lines for psql, dbt and dagster")
     env.set_defaults(handler=_cmd_env)
 
-    load = commands.add_parser("load", help="load landing files into the raw schema")
+    load = commands.add_parser(
+        "load",
+        help="load landing files into the raw schema",
+        description="Load landing files into the raw schema (COPY, one transaction per file, "
+        "files loaded before skipped). A landing file is named "
+        "<table>.<ext> or <table>__<anything>.<ext>, with <table> one of "
+        f"{', '.join(TABLES)} and <ext> one of {', '.join(FILE_FORMATS)}. Any other file is "
+        "listed as unrecognized and nothing is loaded (exit status 1), unless "
+        "--ignore-unknown. Hidden files (.part-x.csv, any name starting with a dot) and the "
+        "generator's _manifest.json are ignored without a word.",
+    )
     load.add_argument("paths", nargs="+", help="files or directories of landing files")
     load.add_argument("--force", action="store_true", help="load files loaded before again")
+    load.add_argument(
+        "--ignore-unknown",
+        action="store_true",
+        help="load the landing files even when other files are present, and list those ignored",
+    )
     load.set_defaults(handler=_cmd_load)
 
     generate = commands.add_parser("generate", help="write realistic synthetic landing files")

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from warehouse import postgres, settings
 from warehouse.dbt import run_dbt
 from warehouse.ingest.contract import TABLES
 from warehouse.ingest.migrations import apply_migrations
+from warehouse.tables import format_table
 
 T = TypeVar("T")
 # The Dagster code location's module that runs the demo's load_and_build job.
@@ -142,6 +144,9 @@ def _raise_alerts() -> None:
         print(f"      {severity:<8} {rule:<18} {alert_date}  {message}")
 
 
+INDENT = "      "
+
+
 def _print_load_summary(connection: psycopg.Connection, landing: Path) -> None:
     rows = connection.execute(
         """
@@ -155,107 +160,138 @@ def _print_load_summary(connection: psycopg.Connection, landing: Path) -> None:
         """,
         (f"{landing}/%",),
     ).fetchall()
-    print(f"      {'table':<20} {'files':>5} {'rows read':>10} {'loaded':>10} {'rejected':>9}")
-    for table, files, read, loaded, rejected, failed in rows:
-        note = f"  ({failed} files failed)" if failed else ""
-        print(f"      {table:<20} {files:>5} {read:>10,} {loaded:>10,} {rejected:>9,}{note}")
+    print(
+        format_table(
+            ("table", "files", "rows read", "loaded", "rejected", "failed files"),
+            [
+                (table, files, f"{read:,}", f"{loaded:,}", f"{rejected:,}", failed or "")
+                for table, files, read, loaded, rejected, failed in rows
+            ],
+            right=("files", "rows read", "loaded", "rejected", "failed files"),
+            indent=INDENT,
+        )
+    )
 
 
-SUMMARY_QUERIES = {
-    "organizations": "select count(*) from staging.stg_platform__organizations",
-    "users": "select count(*) from staging.stg_platform__users",
-    "tasks (distinct)": "select count(*) from staging.stg_platform__task_executions",
+# What the warehouse holds, from the marts and monitoring models (raw only for raw versions).
+COUNTS = {
+    "organizations": "select count(*) from analytics.organizations",
+    "users": "select count(*) from analytics.users",
+    "tasks in the marts": "select count(*) from analytics.task_executions",
+    "tasks quarantined": "select count(*) from monitoring.quarantined_task_executions",
     "raw task versions": "select count(*) from raw.task_executions",
-    "routing decisions": "select count(*) from staging.stg_platform__routing_decisions",
-    "pricing rows": "select count(*) from staging.stg_platform__provider_pricing",
-    "rejected rows": "select count(*) from raw.rejected_rows",
+    "routing decisions": "select count(*) from analytics.routing_decisions",
+    "pricing rows": "select count(*) from analytics.provider_pricing",
+    "rejected rows": "select coalesce(sum(rows_rejected), 0) from monitoring.data_quality_daily",
 }
 
+TASK_STATUSES = """
+select status, count(*) from analytics.task_executions
+group by status
+order by count(*) desc, status
+"""
 
+TASK_DATES = "select min(start_date), max(start_date) from analytics.task_executions"
+
+# The dashboard models, as BI tools read them: the summary re-derives nothing.
 ORGANIZATION_MONTH = """
 select
-    organizations.name,
-    analytics.total_tasks,
-    analytics.total_cost_usd,
-    analytics.total_baseline_cost_usd,
-    analytics.total_savings_usd,
-    analytics.savings_percentage,
-    organizations.baseline_provider
-from analytics.organization_analytics as analytics
-inner join analytics.organizations as organizations
-    on analytics.organization_id = organizations.id
-where analytics.aggregation_period = 'monthly'
-    and analytics.metric_date = date_trunc('month', %(as_of)s at time zone 'utc')::date
-order by analytics.total_savings_usd desc
+    organization_name,
+    total_tasks,
+    completed_tasks,
+    total_cost_usd,
+    total_baseline_cost_usd,
+    total_savings_usd,
+    savings_percentage,
+    baseline_provider
+from analytics.organization_cost_dashboard
+where month_start = %(month)s
+order by total_savings_usd desc, organization_name
 """
 
 PROVIDER_MONTH = """
-select task_type, provider, total_tasks, success_rate, avg_cost_usd, median_duration_ms
-from analytics.provider_performance_metrics
-where aggregation_period = 'monthly'
-    and metric_date = date_trunc('month', %(as_of)s at time zone 'utc')::date
-order by task_type, avg_cost_usd
+select
+    task_type,
+    provider,
+    total_tasks,
+    success_rate,
+    avg_cost_usd,
+    median_duration_ms,
+    avg_quality_score
+from analytics.provider_comparison_monthly
+where month_start = %(month)s
+order by task_type, avg_cost_usd nulls last, provider
 """
 
 
-def _money(value: object) -> str:
+def _money(value: Decimal | None, places: int = 2) -> str | None:
     if value is None:
-        return "-"
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+        return None
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.{places}f}"
 
 
-def _print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"\n      {title}")
-    for row in [header, *rows]:
-        cells = [str(cell).rjust(width) if index else str(cell).ljust(width)
-                 for index, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
-        print("      " + "  ".join(cells))
+def _percent(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value}%"
 
 
-def _print_business_summary(connection: psycopg.Connection, as_of: datetime) -> None:
-    month = as_of.strftime("%B %Y")
-    rows = connection.execute(ORGANIZATION_MONTH, {"as_of": as_of}).fetchall()
-    _print_table(
-        f"{month}, per organization (completed tasks; savings = baseline - cost):",
-        ("organization", "tasks", "cost", "baseline", "savings", "savings %", "baseline is"),
-        [(name, f"{tasks:,}", _money(cost), _money(baseline), _money(savings),
-          "-" if percent is None else f"{percent}%", baseline_provider)
-         for name, tasks, cost, baseline, savings, percent, baseline_provider in rows],
+def _seconds(milliseconds: Decimal | int | None) -> str | None:
+    return None if milliseconds is None else f"{milliseconds / 1000:,.0f} s"
+
+
+def print_summary(connection: psycopg.Connection, month: date) -> None:
+    """What the warehouse holds, then ``month`` per organization and per provider and task
+    type, read from the dashboard models."""
+    counts = [(label, connection.execute(query).fetchone()[0]) for label, query in COUNTS.items()]
+    print()
+    print(
+        format_table(
+            ("in the warehouse", "count"),
+            [(label, f"{value:,}") for label, value in counts],
+            right=("count",),
+            indent=INDENT,
+        )
+    )
+    statuses = connection.execute(TASK_STATUSES).fetchall()
+    print(f"{INDENT}tasks by status: " + ", ".join(f"{s} {n:,}" for s, n in statuses))
+    first, last = connection.execute(TASK_DATES).fetchone()
+    print(f"{INDENT}task start dates: {first} to {last} (UTC)")
+
+    title = month.strftime("%B %Y")
+    rows = connection.execute(ORGANIZATION_MONTH, {"month": month}).fetchall()
+    print(f"\n{INDENT}{title} by organization (analytics.organization_cost_dashboard; "
+          "completed tasks' cost):")  # fmt: skip
+    print(
+        format_table(
+            ("organization", "tasks", "completed", "cost", "baseline", "savings", "savings %",
+             "baseline is"),
+            [(name, f"{tasks:,}", f"{completed:,}", _money(cost), _money(baseline),
+              _money(savings), _percent(percent), baseline_provider)
+             for name, tasks, completed, cost, baseline, savings, percent, baseline_provider
+             in rows],
+            right=("tasks", "completed", "cost", "baseline", "savings", "savings %"),
+            indent=INDENT,
+        )
     )  # fmt: skip
-    rows = connection.execute(PROVIDER_MONTH, {"as_of": as_of}).fetchall()
-    _print_table(
-        f"{month}, providers by task type (finished tasks):",
-        ("task type", "provider", "tasks", "success %", "avg cost", "median duration"),
-        [(task_type, provider, f"{tasks:,}", f"{rate}%", f"${cost:.4f}",
-          f"{median / 1000:.0f} s" if median is not None else "-")
-         for task_type, provider, tasks, rate, cost, median in rows],
+    rows = connection.execute(PROVIDER_MONTH, {"month": month}).fetchall()
+    print(f"\n{INDENT}{title} by task type and provider "
+          "(analytics.provider_comparison_monthly):")  # fmt: skip
+    print(
+        format_table(
+            ("task type", "provider", "tasks", "success %", "avg cost", "median duration",
+             "avg quality"),
+            [(task_type, provider, f"{tasks:,}", _percent(rate), _money(cost, 4),
+              _seconds(median), quality)
+             for task_type, provider, tasks, rate, cost, median, quality in rows],
+            right=("tasks", "success %", "avg cost", "median duration", "avg quality"),
+            indent=INDENT,
+        )
     )  # fmt: skip
 
 
 def _print_warehouse_summary(as_of: datetime) -> None:
     with postgres.connect() as connection:
-        print()
-        for label, query in SUMMARY_QUERIES.items():
-            value = connection.execute(query).fetchone()[0]
-            print(f"      {label:<34} {value:>10,}")
-        rows = connection.execute(
-            """
-            select status, count(*) from staging.stg_platform__task_executions
-            group by status order by count(*) desc
-            """
-        ).fetchall()
-        print("      tasks by newest status: " + ", ".join(f"{s} {n:,}" for s, n in rows))
-        first, last = connection.execute(
-            """
-            select
-                min(started_at at time zone 'utc')::date,
-                max(started_at at time zone 'utc')::date
-            from staging.stg_platform__task_executions
-            """
-        ).fetchone()
-        print(f"      task start dates: {first} to {last} (UTC)")
-        _print_business_summary(connection, as_of)
+        print_summary(connection, as_of.date().replace(day=1))
 
 
 def _print_next_steps() -> None:

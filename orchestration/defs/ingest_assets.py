@@ -10,7 +10,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.translator import raw_asset_key
 from warehouse import settings
 from warehouse.ingest.contract import TABLES
-from warehouse.ingest.loader import BatchResult, load_paths
+from warehouse.ingest.loader import BatchResult, discover, load_paths
 
 LOAD_ASSETS_NAME = "load_landing_files"
 BOOKKEEPING_TABLES = {
@@ -56,6 +56,9 @@ def load_landing_files(
     paths = [Path(name) for name in config.files] or ([landing] if landing.is_dir() else [])
     if not paths:
         context.log.info(f"no landing directory at {landing}: nothing to load")
+    elif not config.files:
+        for item in discover(paths).unrecognized:
+            context.log.warning(f"{item.path}: not a landing file, not loaded ({item.reason})")
     warehouse.start()
     with warehouse.connect() as connection:
         results = load_paths(connection, paths) if paths else []

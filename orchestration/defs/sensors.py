@@ -2,29 +2,37 @@
 
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
 from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
 from orchestration.defs.jobs import load_and_build_job
 from orchestration.defs.resources import WarehouseResource
-from warehouse import settings
+from warehouse import postgres, settings
 from warehouse.alerting.publish import publish
 from warehouse.alerting.rules import current_alerts, job_failure_alert
-from warehouse.ingest.loader import discover
+from warehouse.ingest import unrecognized
+from warehouse.ingest.loader import Discovery, UnrecognizedFile, discover, file_signature
 
 
-def landing_signatures(landing: Path) -> dict[str, str]:
-    """Every landing file under ``landing`` with its size and modification time."""
-    if not landing.is_dir():
-        return {}
-    signatures = {}
-    for item in discover([landing]).files:
-        stat = item.path.stat()
-        signatures[str(item.path)] = f"{stat.st_size}:{stat.st_mtime_ns}"
-    return signatures
+def report_unrecognized(
+    files: list[UnrecognizedFile], log: logging.Logger | logging.LoggerAdapter
+) -> list[str]:
+    """Record the files that are not landing files in monitoring.unrecognized_landing_files
+    and raise a warning alert once per file; return a note naming them (none for none)."""
+    if not files:
+        return []
+    signed = [(item, file_signature(item.path)) for item in files]
+    # The database is needed only here, so the sensor connects itself rather than requiring
+    # a resource on every evaluation.
+    postgres.up()
+    with postgres.connect(autocommit=True) as connection:
+        publish(connection, unrecognized.alerts_for(connection, signed), log=log)
+    names = ", ".join(item.path.name for item in files)
+    count = f"{len(files)} unrecognized file" + ("" if len(files) == 1 else "s")
+    return [f"{count}, not loaded: {names} (monitoring.unrecognized_landing_files)"]
 
 
 @dg.sensor(
@@ -32,15 +40,22 @@ def landing_signatures(landing: Path) -> dict[str, str]:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or changed files in WAREHOUSE_LANDING_DIR: load them, then build "
-    "downstream. Write files under a hidden or temporary name and rename them when complete.",
+    "downstream. Write files under a hidden or temporary name and rename them when complete. "
+    "Files that are not landing files are recorded in monitoring.unrecognized_landing_files "
+    "and raise a warning alert, once per file.",
 )
 def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     landing = settings.landing_dir()
     seen = json.loads(context.cursor) if context.cursor else {}
-    current = landing_signatures(landing)
+    # Hidden files (still being written) and _manifest.json are neither loaded nor reported.
+    discovery = discover([landing]) if landing.is_dir() else Discovery(files=[], ignored=[])
+    current = {str(item.path): file_signature(item.path) for item in discovery.files}
+    notes = report_unrecognized(discovery.unrecognized, context.log)
     new = sorted(path for path, signature in current.items() if seen.get(path) != signature)
     if not new:
-        return dg.SensorResult(skip_reason=f"no new landing files in {landing}")
+        return dg.SensorResult(
+            skip_reason="; ".join([f"no new landing files in {landing}", *notes])
+        )
     run_key = hashlib.sha256(
         json.dumps({path: current[path] for path in new}).encode("utf-8")
     ).hexdigest()[:32]

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,11 +23,14 @@ from psycopg import sql
 from warehouse.ingest.contract import LINEAGE_COLUMNS, TABLES
 from warehouse.ingest.migrations import apply_migrations
 from warehouse.ingest.parsing import (
+    EXPECTED_NAMES,
     LandingFile,
     LandingFileError,
     convert_row,
+    is_silently_ignored,
     landing_file_for,
     read_rows,
+    why_not_a_landing_file,
 )
 from warehouse.privacy.sanitize import sanitize_text
 
@@ -51,39 +54,66 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class UnrecognizedFile:
+    """A file that is not a landing file, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
 class Discovery:
     files: list[LandingFile]
+    # Every other file found: hidden files, the generator's manifest, unrecognized files.
     ignored: list[Path]
+    # Those of the ignored files that must be reported (a misnamed file is data that never
+    # arrives): neither hidden nor the generator's manifest.
+    unrecognized: list[UnrecognizedFile] = field(default_factory=list)
 
 
-def discover(paths: Iterable[Path]) -> Discovery:
+def discover(paths: Iterable[Path], *, collect_unrecognized: bool = False) -> Discovery:
     """Expand files and directories into landing files, in load order.
 
-    A file named explicitly must be a landing file; inside a directory, other files (README,
-    ``_manifest.json``, hidden files) are listed as ignored.
+    Inside a directory, other files are ignored; those that are neither hidden nor
+    ``_manifest.json`` are also listed as unrecognized, with the reason. A file named
+    explicitly must be a landing file (``LandingFileError``), unless ``collect_unrecognized``:
+    then it is listed as unrecognized too.
     """
     files: list[LandingFile] = []
     ignored: list[Path] = []
+    unrecognized: list[UnrecognizedFile] = []
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 landing_file = landing_file_for(child)
-                if landing_file is None:
-                    ignored.append(child)
-                else:
+                if landing_file is not None:
                     files.append(landing_file)
+                    continue
+                ignored.append(child)
+                if not is_silently_ignored(child, root=path):
+                    unrecognized.append(UnrecognizedFile(child, why_not_a_landing_file(child)))
         elif path.is_file():
             landing_file = landing_file_for(path)
-            if landing_file is None:
+            if landing_file is not None:
+                files.append(landing_file)
+                continue
+            reason = why_not_a_landing_file(path)
+            if not collect_unrecognized:
                 raise LandingFileError(
-                    f"{path}: not a landing file; expected <table>.<csv|jsonl|parquet> or "
-                    f"<table>__<suffix>.<ext> with table one of {', '.join(TABLES)}"
+                    f"{path}: not a landing file ({reason}); expected {EXPECTED_NAMES}"
                 )
-            files.append(landing_file)
+            ignored.append(path)
+            unrecognized.append(UnrecognizedFile(path, reason))
         else:
             raise LandingFileError(f"{path}: no such file or directory")
     files.sort(key=lambda item: (TABLE_ORDER.index(item.table.name), str(item.path)))
-    return Discovery(files=files, ignored=ignored)
+    return Discovery(files=files, ignored=ignored, unrecognized=unrecognized)
+
+
+def file_signature(path: Path) -> str:
+    """Size and modification time: what tells a changed file without reading it."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def file_checksum(path: Path) -> str:
@@ -104,15 +134,19 @@ def load_paths(
     """
     discovery = discover(paths)
     apply_migrations(connection)
-    results = []
-    for item in discovery.files:
-        try:
-            results.append(load_file(connection, item, force=force))
-        except LandingFileError as error:
-            results.append(
-                BatchResult(item.display_name, item.table.name, "failed", message=str(error))
-            )
-    return results
+    return [load_or_fail(connection, item, force=force) for item in discovery.files]
+
+
+def load_or_fail(
+    connection: psycopg.Connection, landing_file: LandingFile, *, force: bool = False
+) -> BatchResult:
+    """``load_file``, with a file that cannot be loaded reported as a ``failed`` result."""
+    try:
+        return load_file(connection, landing_file, force=force)
+    except LandingFileError as error:
+        return BatchResult(
+            landing_file.display_name, landing_file.table.name, "failed", message=str(error)
+        )
 
 
 def load_file(

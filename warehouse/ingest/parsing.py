@@ -9,6 +9,7 @@ read at all raises ``LandingFileError`` naming the file (and line, where there i
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import math
@@ -78,6 +79,37 @@ def landing_file_for(path: Path) -> LandingFile | None:
     if table is None:
         return None
     return LandingFile(path=path, table=table, file_format=extension)
+
+
+# The generator's description of what it wrote; lives beside the landing files, never loaded.
+GENERATOR_MANIFEST = "_manifest.json"
+EXPECTED_NAMES = (
+    f"<table>.<ext> or <table>__<anything>.<ext>, with <table> one of {', '.join(TABLES)} "
+    f"and <ext> one of {', '.join(FILE_FORMATS)}"
+)
+
+
+def is_silently_ignored(path: Path, root: Path | None = None) -> bool:
+    """Hidden files (``.part-x.csv`` while it is written, any dotfile, anything under a hidden
+    directory below ``root``) and the generator's ``_manifest.json``: never loaded, never
+    reported."""
+    parts = path.relative_to(root).parts if root is not None else (path.name,)
+    return path.name == GENERATOR_MANIFEST or any(part.startswith(".") for part in parts)
+
+
+def why_not_a_landing_file(path: Path) -> str:
+    """Why ``landing_file_for`` refuses ``path``, in a few words."""
+    name = path.name
+    if name.startswith("."):
+        return "a hidden file (the name starts with a dot)"
+    stem, dot, extension = name.partition(".")
+    if extension not in FILE_FORMATS:
+        found = f"extension .{extension}" if dot else "no extension"
+        return f"{found}; expected one of {', '.join('.' + item for item in FILE_FORMATS)}"
+    table_name = stem.split("__", 1)[0]
+    guesses = difflib.get_close_matches(table_name, list(TABLES), n=1)
+    hint = f" (did you mean {guesses[0]}?)" if guesses else ""
+    return f"no table named {table_name!r}{hint}"
 
 
 # --------------------------------------------------------------------------- readers
