@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,14 +9,9 @@ import dagster as dg
 
 from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
 from orchestration.defs.jobs import load_and_build_job
-from orchestration.defs.resources import WarehouseResource
-from warehouse import settings
+from orchestration.defs.resources import AlertingResource, LandingDirectory, WarehouseResource
 from warehouse.alerting.publish import publish
-from warehouse.alerting.rules import (
-    DEFAULT_LOOKBACK_DAYS,
-    current_alerts,
-    job_failure_alert,
-)
+from warehouse.alerting.rules import current_alerts, job_failure_alert
 from warehouse.ingest.loader import discover
 
 
@@ -39,8 +33,10 @@ def landing_signatures(landing: Path) -> dict[str, str]:
     description="New or changed files in WAREHOUSE_LANDING_DIR: load them, then build "
     "downstream. Write files under a hidden or temporary name and rename them when complete.",
 )
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    landing = settings.landing_dir()
+def landing_files_sensor(
+    context: dg.SensorEvaluationContext, landing_dir: LandingDirectory
+) -> dg.SensorResult:
+    landing = landing_dir.path
     seen = json.loads(context.cursor) if context.cursor else {}
     current = landing_signatures(landing)
     new = sorted(path for path, signature in current.items() if seen.get(path) != signature)
@@ -61,10 +57,6 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     )
 
 
-def alert_lookback_days() -> int:
-    return int(os.environ.get("ALERT_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS))
-
-
 @dg.sensor(
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -72,11 +64,17 @@ def alert_lookback_days() -> int:
     "negative savings, timed-out spikes) and pricing staleness, once per subject and day.",
 )
 def data_quality_alert_sensor(
-    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, alerting: AlertingResource
 ) -> dg.SkipReason:
     with warehouse.connect() as connection:
-        alerts, notes = current_alerts(connection, lookback_days=alert_lookback_days())
-        new = publish(connection, alerts, log=context.log)
+        alerts, notes = current_alerts(connection, lookback_days=alerting.lookback_days)
+        new = publish(
+            connection,
+            alerts,
+            log=context.log,
+            webhook_url=alerting.webhook_url,
+            min_severity=alerting.webhook_min_severity,
+        )
     rules = ", ".join(alert.rule for alert in new)
     summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"
     return dg.SkipReason("; ".join([summary, *notes]))
@@ -87,7 +85,7 @@ def data_quality_alert_sensor(
     description="A failed job (the daily build, the hourly refresh, a load) is a critical alert.",
 )
 def job_failure_alert_sensor(
-    context: dg.RunFailureSensorContext, warehouse: WarehouseResource
+    context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerting: AlertingResource
 ) -> None:
     run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
@@ -95,4 +93,10 @@ def job_failure_alert_sensor(
     started_at = datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
     alert = job_failure_alert(run.job_name, run.run_id, started_at, context.failure_event.message)
     with warehouse.connect() as connection:
-        publish(connection, [alert], log=context.log)
+        publish(
+            connection,
+            [alert],
+            log=context.log,
+            webhook_url=alerting.webhook_url,
+            min_severity=alerting.webhook_min_severity,
+        )
