@@ -11,12 +11,13 @@ WITH_DB := eval "$$($(WAREHOUSE) env)" &&
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
-	format manifest dagster test-pg15 bench clean
+	format manifest dagster dagster-home test-pg15 bench clean
 
 help:
 	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
 	@echo "make test      ruff, sqlfluff and pytest (real PostgreSQL, real dbt, real Dagster)"
 	@echo "make dagster   the Dagster UI (lineage, checks, schedules, alerts) at http://127.0.0.1:3000"
+	@echo "make dagster-home   DAGSTER_HOME's dagster.yaml (for plain \`dagster dev\`)"
 	@echo "make install   create .venv from requirements.lock"
 	@echo "make db-up | db-down | db-status   the embedded PostgreSQL (unless PGHOST is set)"
 	@echo "make lint      ruff + sqlfluff;  make format   ruff format + sqlfluff fix"
@@ -53,13 +54,18 @@ db-status: $(STAMP)
 demo: $(STAMP)
 	@$(WAREHOUSE) demo
 
-# target/manifest.json, which the Dagster code location reads (it never parses at import).
+# target/manifest.json, which the Dagster code location reads outside `dagster dev` (which
+# prepares it itself): `dagster definitions validate`, a deployment, the tests.
 manifest: db-up
 	@$(WITH_DB) $(BIN)/dbt parse --quiet
 
 DAGSTER_PORT ?= 3000
-dagster: manifest
+dagster: $(STAMP)
 	@$(WAREHOUSE) dagster --port $(DAGSTER_PORT)
+
+# $DAGSTER_HOME/dagster.yaml (and schema dagster with WAREHOUSE_DAGSTER_STORAGE=postgres).
+dagster-home: db-up
+	@$(WITH_DB) $(BIN)/python -m warehouse.dagster_home
 
 lint: lint-python lint-sql
 

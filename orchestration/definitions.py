@@ -1,4 +1,5 @@
-"""The Dagster code location: ``dagster dev -m orchestration.definitions`` (``make dagster``)."""
+"""The Dagster code location, named in ``[tool.dagster]`` of pyproject.toml: plain ``dagster dev``
+or ``dagster definitions validate`` from the project root load it (``make dagster`` too)."""
 
 from __future__ import annotations
 

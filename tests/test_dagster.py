@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +27,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from orchestration.defs.resources import (
+    LandingDirectory,
+    WarehouseResource,
+    alerting_resource,
+    landing_directory,
+)
 from tests.test_marts import A1, ORG_A, write
 from warehouse import postgres, settings
 from warehouse.dbt import run_dbt
@@ -104,21 +111,91 @@ def task_row(key: str, start: datetime, status: str, minutes: int | None = 1) ->
     }  # fmt: skip
 
 
-def test_code_location_loads_without_touching_the_database(defs):
-    """Importing the definitions with an unreachable database works: nothing connects or runs
-    dbt at import time (the manifest comes from `make manifest`)."""
-    env = {**os.environ, "PGHOST": "/nonexistent/socket", "PGPORT": "1"}
-    code = (
-        "import dagster as dg\n"
-        "from orchestration.definitions import defs\n"
-        "dg.Definitions.validate_loadable(defs)\n"
-        "print(len(defs.resolve_asset_graph().get_all_asset_keys()))\n"
-    )
+def test_plain_dagster_cli_validates_the_code_location_without_touching_the_database(
+    defs, tmp_path
+):
+    """`dagster definitions validate` from the project root finds the code location through
+    [tool.dagster] in pyproject.toml, and loads it with an unreachable database: nothing
+    connects or runs dbt at import time outside `dagster dev` (the manifest comes from `make
+    manifest`)."""
+    env = {
+        **os.environ,
+        "PGHOST": "/nonexistent/socket",
+        "PGPORT": "1",
+        "DAGSTER_HOME": str(tmp_path),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    env.pop("DAGSTER_IS_DEV_CLI", None)
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        ["dagster", "definitions", "validate"],
+        cwd=settings.project_dir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout.strip()) == len(defs.resolve_asset_graph().get_all_asset_keys())
+    assert "Validation successful for code location generic_corp_warehouse." in done.stdout
+
+
+def copy_dbt_project(destination: Path) -> Path:
+    """The dbt project's files (no target/) under ``destination``."""
+    source = settings.project_dir()
+    destination.mkdir()
+    for name in ("dbt_project.yml", "profiles", "models", "macros", "seeds", "snapshots"):
+        if (source / name).is_dir():
+            shutil.copytree(source / name, destination / name)
+        elif (source / name).exists():
+            shutil.copyfile(source / name, destination / name)
+    shutil.copytree(source / "tests" / "dbt", destination / "tests" / "dbt")
+    return destination
+
+
+def test_dagster_dev_prepares_the_manifest_so_an_edited_model_needs_no_parse_step(defs, tmp_path):
+    """Under `dagster dev` (DAGSTER_IS_DEV_CLI) loading the code location runs `dbt parse`
+    (prepare_if_dev), so a model added since shows up; anywhere else it never parses: without
+    a prepared manifest the error says to run `make manifest`."""
+    project = copy_dbt_project(tmp_path / "project")
+    (project / "models" / "monitoring" / "added_since_last_parse.sql").write_text(
+        "select 1 as probe_id\n", encoding="utf-8"
+    )
+    code = (
+        "from orchestration.definitions import defs\n"
+        "print(sorted('/'.join(key.path) for key in "
+        "defs.resolve_asset_graph().get_all_asset_keys() if key.path[0] == 'monitoring'))\n"
+    )
+    env = {
+        **os.environ,
+        "WAREHOUSE_PROJECT_DIR": str(project),
+        "DBT_PROFILES_DIR": str(project / "profiles"),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    env.pop("DAGSTER_IS_DEV_CLI", None)
+    env.pop("DBT_TARGET_PATH", None)
+
+    outside_dev = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert outside_dev.returncode == 1
+    assert (
+        f"FileNotFoundError: {project / 'target' / 'manifest.json'} is missing: run `make "
+        "manifest` (dbt parse) before loading the Dagster code outside `dagster dev`"
+    ) in outside_dev.stderr
+
+    in_dev = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "DAGSTER_IS_DEV_CLI": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert in_dev.returncode == 0, in_dev.stderr
+    assert in_dev.stdout.strip() == str([
+        "monitoring/added_since_last_parse", "monitoring/data_quality_daily",
+        "monitoring/invalid_status_transitions", "monitoring/quarantined_task_executions",
+        "monitoring/reconciliation_daily",
+    ])  # fmt: skip
+    assert (project / "target" / "manifest.json").exists()
 
 
 def ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
@@ -192,6 +269,49 @@ def test_schedules_run_daily_and_hourly_in_utc_with_the_tick_as_as_of(defs):
     assert run.run_key == "2026-03-02T00:00:00+00:00"  # a rerun of the tick is the same run
 
 
+HOURLY_ASSETS = {
+    dg.AssetKey(["staging", "int_task_costs"]),
+    dg.AssetKey(["analytics", "task_executions"]),
+    dg.AssetKey(["analytics", "routing_decisions"]),
+    dg.AssetKey(["analytics", "organization_analytics"]),
+    dg.AssetKey(["analytics", "organization_cost_dashboard"]),
+    dg.AssetKey(["analytics", "provider_comparison_monthly"]),
+    dg.AssetKey(["analytics", "provider_performance_metrics"]),
+    dg.AssetKey(["analytics", "team_productivity_weekly"]),
+    dg.AssetKey(["analytics", "user_analytics"]),
+    dg.AssetKey(["monitoring", "data_quality_daily"]),
+    dg.AssetKey(["monitoring", "reconciliation_daily"]),
+}
+
+
+def test_hourly_refresh_selects_the_models_tagged_hourly_and_everything_downstream(defs):
+    """dbt tag `hourly` (int_task_costs and task_executions: their status depends on as_of)
+    plus everything downstream, with their tests, and the raw tables' freshness checks."""
+    from orchestration.defs.jobs import hourly_status_job
+
+    graph = defs.resolve_asset_graph()
+    assert {key for key in graph.get_all_asset_keys() if "hourly" in graph.get(key).tags} == {
+        dg.AssetKey(["staging", "int_task_costs"]),
+        dg.AssetKey(["analytics", "task_executions"]),
+    }
+    selection = hourly_status_job.selection
+    assert selection.resolve(graph) == HOURLY_ASSETS
+    checks = selection.resolve_checks(graph)
+    freshness = {check for check in checks if check.name == "dbt_source_freshness"}
+    assert {check.asset_key for check in freshness} == {
+        dg.AssetKey(["raw", table])
+        for table in ("organizations", "teams", "users", "provider_pricing", "task_executions",
+                      "routing_decisions", "load_batches")
+    }  # fmt: skip
+    on_hourly = {check for check in graph.asset_check_keys if check.asset_key in HOURLY_ASSETS}
+    assert on_hourly <= checks
+    # and the one test outside them that reads a rebuilt model (task_executions)
+    pricing = dg.AssetKey(["analytics", "provider_pricing"])
+    assert checks - on_hourly - freshness == {
+        dg.AssetCheckKey(pricing, "providers_used_have_pricing")
+    }
+
+
 def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks(
     defs, database, instance, tmp_path, monkeypatch
 ):
@@ -212,8 +332,11 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     ])  # fmt: skip
     sensor = defs.resolve_sensor_def("landing_files_sensor")
     raw_tasks_key = dg.AssetKey(["raw", "task_executions"])
+    landing_resources = {"landing_dir": landing_directory()}  # WAREHOUSE_LANDING_DIR, as loaded
 
-    tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    tick = sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, resources=landing_resources)
+    )
     (request,) = tick.run_requests
     assert sorted(Path(name).name for name in
                   request.run_config["ops"]["load_landing_files"]["config"]["files"]) == [
@@ -236,7 +359,9 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
             "select task_id, status from analytics.task_executions order by task_id"
         ).fetchall() == [("1", "completed"), ("2", "running")]
 
-    again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+    again = sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=landing_resources)
+    )
     assert again.run_requests == []
     assert again.skip_message == f"no new landing files in {landing}"
 
@@ -261,17 +386,14 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     ]
     assert stale[0].metadata["dbt_status"].value == "warn"
     refreshed = {event.asset_key for event in hourly.get_asset_materialization_events()}
-    assert dg.AssetKey(["analytics", "task_executions"]) in refreshed
-    assert dg.AssetKey(["analytics", "organization_analytics"]) in refreshed
-    assert dg.AssetKey(["staging", "int_task_costs"]) in refreshed  # a view: as_of is baked in
-    assert dg.AssetKey(["analytics", "organizations"]) not in refreshed  # reference data: daily
+    assert refreshed == HOURLY_ASSETS  # int_task_costs is a view: as_of is baked in
     with postgres.connect(autocommit=True) as connection:
         assert connection.execute(
             "select task_id, status from analytics.task_executions order by task_id"
         ).fetchall() == [("1", "completed"), ("2", "timed_out")]
 
     # The daily build as its schedule starts it: every dbt model, as of the tick.
-    from orchestration.defs.resources import dbt_executable
+    from orchestration.defs.project import dbt_executable
 
     tick = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
     daily = defs.resolve_schedule_def("daily_build_schedule")
@@ -310,11 +432,12 @@ def failure_day(landing: Path, day: date, tasks: int, failed: int, prefix: str =
 
 
 def evaluate_alert_sensor(defs, instance) -> str:
-    from orchestration.defs.resources import WarehouseResource
-
+    """One tick of the alert sensor, its settings read from the environment as the code
+    location reads them (the webhook fixture sets ALERT_WEBHOOK_URL)."""
     sensor = defs.resolve_sensor_def("data_quality_alert_sensor")
     context = dg.build_sensor_context(
-        instance=instance, resources={"warehouse": WarehouseResource()}
+        instance=instance,
+        resources={"warehouse": WarehouseResource(), "alerting": alerting_resource()},
     )
     return sensor.evaluate_tick(context).skip_message
 
@@ -383,16 +506,16 @@ def test_three_percent_failures_raise_nothing_then_stale_pricing_and_a_timed_out
     assert [post["rule"] for post in webhook] == ["pricing_stale", "timed_out_spike"]
 
 
-def test_a_failed_job_is_a_critical_alert(defs, connection, instance, tmp_path, monkeypatch):
-    from orchestration.defs.resources import WarehouseResource
+def test_a_failed_job_is_a_critical_alert(defs, connection, instance, tmp_path, webhook):
     from orchestration.defs.sensors import job_failure_alert_sensor
 
     landing = tmp_path / "landing"
     landing.mkdir()
     (landing / "task_executions.parquet").write_bytes(b"this is not parquet")
-    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(landing))
     run = defs.resolve_job_def("load_and_build").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance,
+        raise_on_error=False,
+        resources={"landing_dir": LandingDirectory(directory=str(landing))},
     )
     assert not run.success
 
@@ -408,12 +531,17 @@ def test_a_failed_job_is_a_critical_alert(defs, connection, instance, tmp_path, 
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=dagster_run,
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": WarehouseResource(), "alerting": alerting_resource()},
     ).for_run_failure()
     job_failure_alert_sensor(context)
 
     today = datetime.now(UTC).date()
     assert alerts(connection) == [("job_failed", "critical", "load_and_build", today)]
+    ((posted_rule, posted_subject, posted_message),) = [
+        (post["rule"], post["subject"], post["message"]) for post in webhook
+    ]
+    assert (posted_rule, posted_subject) == ("job_failed", "load_and_build")
+    assert posted_message.startswith(f"job load_and_build failed (run {run.run_id}): ")
 
 
 def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
@@ -430,7 +558,7 @@ def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
 
 
 def test_dbt_run_folders_older_than_two_days_are_pruned(defs, tmp_path):
-    from orchestration.defs.resources import prune_dbt_run_folders
+    from orchestration.defs.project import prune_dbt_run_folders
 
     def folder(name: str, age_hours: float, *, with_log: bool = True) -> Path:
         path = tmp_path / name
@@ -488,9 +616,11 @@ def test_dagster_home_queues_one_dbt_build_at_a_time_without_telemetry(tmp_path,
     from warehouse.dagster_home import prepare_dagster_home
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.delenv("WAREHOUSE_DAGSTER_STORAGE", raising=False)
     home = prepare_dagster_home()
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"  # one machine: default
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
         assert coordinator.get_run_queue_config().tag_concurrency_limits == [
@@ -508,8 +638,10 @@ def test_landing_sensor_records_an_unrecognized_file_once_and_warns_once(
     (landing / ".part-teams.csv").write_text("id\n", encoding="utf-8")  # still being written
     (landing / "_manifest.json").write_text("{}", encoding="utf-8")  # the generator's
     sensor = defs.resolve_sensor_def("landing_files_sensor")
+    # the settings as the code location reads them (the webhook fixture sets the URL)
+    settings_ = {"landing_dir": landing_directory(), "alerting": alerting_resource()}
 
-    quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    quiet = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=settings_))
 
     assert quiet.run_requests == []
     assert quiet.skip_message == f"no new landing files in {landing}"
@@ -521,8 +653,10 @@ def test_landing_sensor_records_an_unrecognized_file_once_and_warns_once(
     reference_data(landing)
     misnamed = landing / "organisation.csv"
     write(misnamed, [{"id": ORG_A, "name": "Org A"}])
-    first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
-    second = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=settings_))
+    second = sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=settings_)
+    )
 
     (request,) = first.run_requests
     assert sorted(Path(name).name for name in
@@ -551,7 +685,9 @@ def test_landing_sensor_records_an_unrecognized_file_once_and_warns_once(
 
     # The producer rewrites the file under the same wrong name: recorded again, no new alert.
     write(misnamed, [{"id": ORG_A, "name": "Org A, corrected"}])
-    third = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    third = sensor.evaluate_tick(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=settings_)
+    )
 
     assert third.run_requests == []
     second_signature = f"{misnamed.stat().st_size}:{misnamed.stat().st_mtime_ns}"
@@ -562,3 +698,71 @@ def test_landing_sensor_records_an_unrecognized_file_once_and_warns_once(
     ]
     assert alerts(connection) == [expected_alert]
     assert len(webhook) == 1
+
+
+def test_settings_are_resources_read_from_the_environment_with_the_defaults_of_today(
+    monkeypatch, tmp_path
+):
+    """Each setting is a resource field read with dg.EnvVar (resolved when a run or tick
+    starts, never stored in the definitions) when its variable is set, else the default."""
+    for name in ("ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_MIN_SEVERITY", "WAREHOUSE_LANDING_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    with dg.build_resources(
+        {"alerting": alerting_resource(), "landing_dir": landing_directory()}
+    ) as defaults:
+        assert (
+            defaults.alerting.webhook_url,
+            defaults.alerting.webhook_min_severity,
+            defaults.landing_dir.path,
+        ) == ("", "warning", tmp_path / "home" / "landing")
+
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", "https://hooks.example.com/services/s3cr3t")
+    monkeypatch.setenv("ALERT_WEBHOOK_MIN_SEVERITY", "critical")
+    monkeypatch.setenv("WAREHOUSE_LANDING_DIR", str(tmp_path / "drop"))
+    alerting = alerting_resource()
+    assert "s3cr3t" not in repr(alerting)  # the definitions hold the variable's name only
+    with dg.build_resources({"alerting": alerting, "landing_dir": landing_directory()}) as set_:
+        assert (
+            set_.alerting.webhook_url,
+            set_.alerting.webhook_min_severity,
+            set_.landing_dir.path,
+        ) == ("https://hooks.example.com/services/s3cr3t", "critical", tmp_path / "drop")
+
+
+def test_dagster_keeps_runs_and_events_in_the_warehouse_postgres_when_configured(
+    defs, connection, tmp_path, monkeypatch
+):
+    """WAREHOUSE_DAGSTER_STORAGE=postgres: the instance stores runs, event logs and schedule
+    state in schema dagster of the warehouse database (here the test database), with no
+    password in dagster.yaml and no SQLite file."""
+    from warehouse.dagster_home import prepare_dagster_home
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("WAREHOUSE_DAGSTER_STORAGE", "postgres")
+    monkeypatch.setenv("PGPASSWORD", "n0t-written-anywhere")  # the embedded server trusts
+    home = prepare_dagster_home()
+    assert "n0t-written-anywhere" not in (home / "dagster.yaml").read_text(encoding="utf-8")
+    landing = tmp_path / "landing"
+    reference_data(landing)
+    raw_keys = list(defs.resolve_assets_def(dg.AssetKey(["raw", "organizations"])).keys)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        run = defs.resolve_job_def("load_and_build").execute_in_process(
+            run_config={"ops": {"load_landing_files": {"config": {"files": [str(landing)]}}}},
+            instance=instance,
+            asset_selection=raw_keys,
+        )
+    assert run.success
+
+    assert connection.execute(
+        "select pipeline_name, status from dagster.runs where run_id = %s", [run.run_id]
+    ).fetchall() == [("load_and_build", "SUCCESS")]
+    assert connection.execute(
+        "select count(*) from dagster.event_logs where run_id = %s"
+        " and dagster_event_type = 'ASSET_MATERIALIZATION'",
+        [run.run_id],
+    ).fetchone() == (8,)  # the six landing tables, rejected_rows and load_batches
+    assert connection.execute("select count(*) from raw.organizations").fetchone() == (1,)
+    assert sorted(path.name for path in home.rglob("*.db")) == []

@@ -46,6 +46,22 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", warehouse_home() / "dagster")).resolve()
 
 
+DAGSTER_STORAGES = ("sqlite", "postgres")
+
+
+def dagster_storage() -> str:
+    """Where Dagster keeps runs, event logs and schedule state (WAREHOUSE_DAGSTER_STORAGE):
+    ``sqlite`` (default: files under DAGSTER_HOME, for one machine) or ``postgres`` (schema
+    ``dagster`` of the warehouse database)."""
+    storage = os.environ.get("WAREHOUSE_DAGSTER_STORAGE") or "sqlite"
+    if storage not in DAGSTER_STORAGES:
+        raise ValueError(
+            f"WAREHOUSE_DAGSTER_STORAGE must be one of {', '.join(DAGSTER_STORAGES)}, "
+            f"not {storage!r}"
+        )
+    return storage
+
+
 def uses_embedded_server() -> bool:
     """True when no PGHOST is set, or PGHOST is the embedded server's own socket directory."""
     host = os.environ.get("PGHOST")

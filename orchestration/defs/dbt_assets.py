@@ -10,23 +10,19 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field, field_validator
 
-from orchestration.defs.resources import DBT_PROJECT, warehouse_environment
+from orchestration.defs.project import (
+    DBT_PROJECT,
+    dbt_target_dir,
+    load_manifest,
+    prune_dbt_run_folders,
+)
+from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.translator import WarehouseTranslator, raw_asset_key
 
 DBT_ASSETS_NAME = "dbt_warehouse"
 FRESHNESS_CHECK = "dbt_source_freshness"
 
-
-def _manifest() -> dict[str, Any]:
-    path = DBT_PROJECT.manifest_path
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: run `make manifest` (dbt parse) before loading the Dagster code"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-MANIFEST = _manifest()
+MANIFEST = load_manifest()
 # Sources with a freshness rule (raw.rejected_rows has none: empty or old is good news there).
 SOURCE_TABLES = sorted(
     source["name"]
@@ -62,16 +58,21 @@ def dbt_vars_args(as_of: str) -> list[str]:
 
 
 @dbt_assets(
-    manifest=MANIFEST,
+    manifest=DBT_PROJECT.manifest_path,
     project=DBT_PROJECT,
     dagster_dbt_translator=WarehouseTranslator(),
     name=DBT_ASSETS_NAME,
 )
 def dbt_warehouse(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
 ) -> Iterator[Any]:
     """``dbt build`` of the selected models and their tests (incremental; as_of from config)."""
-    with warehouse_environment():
+    warehouse.ensure_started()
+    prune_dbt_run_folders(dbt_target_dir())
+    with warehouse.libpq_environment():
         yield from dbt.cli(["build", *dbt_vars_args(config.as_of)], context=context).stream()
 
 
@@ -111,11 +112,15 @@ def _freshness_result(result: dict[str, Any]) -> dg.AssetCheckResult:
     name="raw_source_freshness",
 )
 def raw_source_freshness(
-    context: dg.AssetCheckExecutionContext, dbt: DbtCliResource
+    context: dg.AssetCheckExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
     """``dbt source freshness`` over the raw tables, one check result per table."""
-    with warehouse_environment():
-        invocation = dbt.cli(["source", "freshness"], raise_on_error=False, manifest=MANIFEST)
+    warehouse.ensure_started()
+    prune_dbt_run_folders(dbt_target_dir())
+    with warehouse.libpq_environment():
+        invocation = dbt.cli(
+            ["source", "freshness"], raise_on_error=False, manifest=DBT_PROJECT.manifest_path
+        )
         invocation.wait()
     results = invocation.get_artifact("sources.json")["results"]
     selected = context.selected_asset_check_keys

@@ -6,9 +6,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import LandingDirectory, WarehouseResource
 from orchestration.defs.translator import raw_asset_key
-from warehouse import settings
 from warehouse.ingest.contract import TABLES
 from warehouse.ingest.loader import BatchResult, discover, load_paths
 
@@ -47,19 +46,22 @@ def _description(table: str) -> str:
     ],
 )
 def load_landing_files(
-    context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: LandingConfig,
+    warehouse: WarehouseResource,
+    landing_dir: LandingDirectory,
 ) -> Iterator[dg.MaterializeResult]:
     """Load new landing files (CSV, JSONL, Parquet) with the loader: COPY, one transaction per
     file, bad rows to raw.rejected_rows. A file that cannot be loaded fails the run after the
     others have loaded."""
-    landing = settings.landing_dir()
+    landing = landing_dir.path
     paths = [Path(name) for name in config.files] or ([landing] if landing.is_dir() else [])
     if not paths:
         context.log.info(f"no landing directory at {landing}: nothing to load")
     elif not config.files:
         for item in discover(paths).unrecognized:
             context.log.warning(f"{item.path}: not a landing file, not loaded ({item.reason})")
-    warehouse.start()
+    warehouse.ensure_started()
     with warehouse.connect() as connection:
         results = load_paths(connection, paths) if paths else []
     for result in results:

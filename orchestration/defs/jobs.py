@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
-from orchestration.defs.dbt_assets import (
-    DBT_ASSETS_NAME,
-    MANIFEST,
-    dbt_warehouse,
-    raw_source_freshness,
-)
+from orchestration.defs.dbt_assets import DBT_ASSETS_NAME, dbt_warehouse, raw_source_freshness
 from orchestration.defs.ingest_assets import load_landing_files
-from orchestration.defs.translator import WarehouseTranslator
 
 # One dbt build at a time: the run queue (dagster.yaml) limits runs carrying this tag to 1.
 BUILD_TAGS = {"warehouse/dbt": "build"}
-AS_OF_MACRO = "macro.generic_corp_warehouse.as_of"
+# dbt models tagged `hourly` (dbt_project.yml) depend on the build's as_of; `+`: and everything
+# downstream of them, with their tests. `dbt build --select tag:hourly+` does the same by hand.
+HOURLY_DBT_SELECT = "tag:hourly+"
 
 
-def models_using_as_of() -> list[dg.AssetKey]:
-    """The dbt models that call the as_of() macro themselves."""
-    translator = WarehouseTranslator()
-    return [
-        translator.get_asset_key(node)
-        for node in MANIFEST["nodes"].values()
-        if node["resource_type"] == "model" and AS_OF_MACRO in node["depends_on"]["macros"]
-    ]
-
+# The catalogues (dbt seeds) are no one's downstream, but the marts' tests read them.
+SEEDS_DBT_SELECT = "resource_type:seed"
 
 load_and_build_job = dg.define_asset_job(
     "load_and_build",
-    selection=dg.AssetSelection.assets(load_landing_files).downstream(),
-    description="Load new landing files into raw, then dbt build everything downstream.",
+    selection=dg.AssetSelection.assets(load_landing_files).downstream()
+    | build_dbt_asset_selection([dbt_warehouse], dbt_select=SEEDS_DBT_SELECT),
+    description="Load new landing files into raw, then dbt build everything downstream (and "
+    "the catalogue seeds the marts' tests read).",
     tags=BUILD_TAGS,
 )
 
@@ -44,12 +36,12 @@ daily_build_job = dg.define_asset_job(
     tags=BUILD_TAGS,
 )
 
-# The hourly refresh rebuilds the models whose SQL uses the build's as_of, and everything
-# downstream of them: a view bakes in the as_of of its last build, and rebuilding a view in
-# PostgreSQL drops the views that read it, so those are rebuilt too.
+# The hourly refresh rebuilds the models tagged hourly, and everything downstream of them: a
+# view bakes in the as_of of its last build, and rebuilding a view in PostgreSQL drops the views
+# that read it, so those are rebuilt too.
 hourly_status_job = dg.define_asset_job(
     "hourly_status_refresh",
-    selection=dg.AssetSelection.assets(*models_using_as_of()).downstream()
+    selection=build_dbt_asset_selection([dbt_warehouse], dbt_select=HOURLY_DBT_SELECT)
     | dg.AssetSelection.checks(raw_source_freshness),
     description="Light hourly run: task statuses (timed_out) as of the tick and the rollups and "
     "monitoring models downstream of them, plus raw freshness.",

@@ -1,88 +1,107 @@
-"""Resources: the dbt project and CLI, and the warehouse database.
+"""Resources: the dbt CLI, the warehouse database, and the settings the sensors and assets read.
 
-Nothing here connects to the database or runs dbt at import time; the dbt manifest is prepared
-by ``make manifest`` (``dbt parse``) before Dagster loads the code location.
+Settings are resource fields read from environment variables with ``dg.EnvVar`` (the value is
+resolved when a run or a sensor tick starts, and the UI shows which variable a field comes
+from). A variable that is not set where the code location loads leaves the field at its
+default, the same default the warehouse package uses. Nothing here connects to the database or
+runs dbt at import time.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dagster as dg
 import psycopg
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliResource
+from pydantic import Field
 
+from orchestration.defs.project import DBT_PROJECT, dbt_executable
 from warehouse import postgres, settings
+from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
 from warehouse.dbt import dbt_environment, environment
 
-DBT_PROJECT = DbtProject(project_dir=settings.project_dir(), profiles_dir=settings.profiles_dir())
-
-
-# Each dbt invocation from Dagster writes its artifacts (about 8 MB here) into its own folder
-# under the target path; folders older than this are removed before the next invocation.
-DBT_RUN_FOLDER_RETENTION = timedelta(hours=48)
-DBT_SHARED_TARGET_ENTRIES = {"compiled", "run"}
-
-
-def prune_dbt_run_folders(
-    target: Path | None = None, *, older_than: timedelta = DBT_RUN_FOLDER_RETENTION
-) -> list[Path]:
-    """Remove the per-invocation folders dagster-dbt left under the dbt target path (those
-    holding a dbt.log) last modified more than ``older_than`` ago; return them."""
-    if target is None:
-        target = DBT_PROJECT.project_dir / os.environ.get("DBT_TARGET_PATH", "target")
-    if not target.is_dir():
-        return []
-    cutoff = time.time() - older_than.total_seconds()
-    removed = []
-    for folder in target.iterdir():
-        if (
-            folder.is_dir()
-            and folder.name not in DBT_SHARED_TARGET_ENTRIES
-            and (folder / "dbt.log").exists()
-            and folder.stat().st_mtime < cutoff
-        ):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
-
-
-def dbt_executable() -> str:
-    """The dbt next to this interpreter (the project's .venv), else the one on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
-
-
-@contextmanager
-def warehouse_environment() -> Iterator[None]:
-    """The libpq variables of the warehouse (embedded server started if it is ours), for dbt."""
-    postgres.up()
-    prune_dbt_run_folders()
-    with environment(dbt_environment()):
-        yield
+Default = TypeVar("Default", str, int)
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse PostgreSQL: the one PGHOST names, else the embedded server."""
 
-    def start(self) -> None:
-        """Make sure the database answers (starts the embedded server when it is ours)."""
-        postgres.up()
+    def ensure_started(self) -> settings.ConnectionSettings:
+        """Make sure the database answers: starts the embedded server when it is ours (and not
+        running yet); never touches a server PGHOST names beyond creating a missing database."""
+        return postgres.up()
 
     def connect(self) -> AbstractContextManager[psycopg.Connection]:
         """An autocommit connection; the caller closes it (``with warehouse.connect() as c``)."""
         return postgres.connect(autocommit=True)
 
+    @contextmanager
+    def libpq_environment(self) -> Iterator[None]:
+        """Export the database's libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE) and
+        DBT_PROFILES_DIR for the block, then restore the previous values.
 
-def resources() -> dict[str, object]:
+        dagster-dbt starts dbt with a copy of this process's environment (and renders the profile
+        from it) and takes no environment of its own, so this is how dbt learns where the
+        embedded server's socket is. With PGHOST & co already exported it changes nothing."""
+        with environment(dbt_environment()):
+            yield
+
+
+class LandingDirectory(dg.ConfigurableResource):
+    """Where landing files arrive (``WAREHOUSE_LANDING_DIR``)."""
+
+    directory: str = Field(description="Directory the landing sensor watches and loads from.")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory).resolve()
+
+
+class AlertingResource(dg.ConfigurableResource):
+    """How alerts are raised: the webhook they are posted to and from which severity."""
+
+    webhook_url: str = Field(
+        default="",
+        description="ALERT_WEBHOOK_URL: alerts are POSTed here as JSON (a secret); empty: "
+        "alerts are stored and logged only.",
+    )
+    webhook_min_severity: str = Field(
+        default=DEFAULT_MIN_SEVERITY,
+        description="ALERT_WEBHOOK_MIN_SEVERITY: info | warning | critical; lower severities "
+        "are stored and logged, not posted.",
+    )
+
+
+def env_or(name: str, default: Default) -> Default | dg.EnvVar:
+    """``dg.EnvVar(name)`` when the variable is set where the code location loads, else
+    ``default`` (an unset ``dg.EnvVar`` is an error, and these settings have defaults)."""
+    if name not in os.environ:
+        return default
+    return dg.EnvVar.int(name) if isinstance(default, int) else dg.EnvVar(name)
+
+
+def landing_directory() -> LandingDirectory:
+    return LandingDirectory(
+        directory=env_or("WAREHOUSE_LANDING_DIR", str(settings.landing_dir())),
+    )
+
+
+def alerting_resource() -> AlertingResource:
+    return AlertingResource(
+        webhook_url=env_or("ALERT_WEBHOOK_URL", ""),
+        webhook_min_severity=env_or("ALERT_WEBHOOK_MIN_SEVERITY", DEFAULT_MIN_SEVERITY),
+    )
+
+
+def resources() -> dict[str, Any]:
     return {
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
         "warehouse": WarehouseResource(),
+        "landing_dir": landing_directory(),
+        "alerting": alerting_resource(),
     }

@@ -9,8 +9,8 @@ import dagster as dg
 
 from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
 from orchestration.defs.jobs import load_and_build_job
-from orchestration.defs.resources import WarehouseResource
-from warehouse import postgres, settings
+from orchestration.defs.resources import AlertingResource, LandingDirectory, WarehouseResource
+from warehouse import postgres
 from warehouse.alerting.publish import publish
 from warehouse.alerting.rules import current_alerts, job_failure_alert
 from warehouse.ingest import unrecognized
@@ -18,7 +18,9 @@ from warehouse.ingest.loader import Discovery, UnrecognizedFile, discover, file_
 
 
 def report_unrecognized(
-    files: list[UnrecognizedFile], log: logging.Logger | logging.LoggerAdapter
+    files: list[UnrecognizedFile],
+    log: logging.Logger | logging.LoggerAdapter,
+    alerting: AlertingResource,
 ) -> list[str]:
     """Record the files that are not landing files in monitoring.unrecognized_landing_files
     and raise a warning alert once per file; return a note naming them (none for none)."""
@@ -29,7 +31,13 @@ def report_unrecognized(
     # a resource on every evaluation.
     postgres.up()
     with postgres.connect(autocommit=True) as connection:
-        publish(connection, unrecognized.alerts_for(connection, signed), log=log)
+        publish(
+            connection,
+            unrecognized.alerts_for(connection, signed),
+            log=log,
+            webhook_url=alerting.webhook_url,
+            min_severity=alerting.webhook_min_severity,
+        )
     names = ", ".join(item.path.name for item in files)
     count = f"{len(files)} unrecognized file" + ("" if len(files) == 1 else "s")
     return [f"{count}, not loaded: {names} (monitoring.unrecognized_landing_files)"]
@@ -44,13 +52,15 @@ def report_unrecognized(
     "Files that are not landing files are recorded in monitoring.unrecognized_landing_files "
     "and raise a warning alert, once per file.",
 )
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    landing = settings.landing_dir()
+def landing_files_sensor(
+    context: dg.SensorEvaluationContext, landing_dir: LandingDirectory, alerting: AlertingResource
+) -> dg.SensorResult:
+    landing = landing_dir.path
     seen = json.loads(context.cursor) if context.cursor else {}
     # Hidden files (still being written) and _manifest.json are neither loaded nor reported.
     discovery = discover([landing]) if landing.is_dir() else Discovery(files=[], ignored=[])
     current = {str(item.path): file_signature(item.path) for item in discovery.files}
-    notes = report_unrecognized(discovery.unrecognized, context.log)
+    notes = report_unrecognized(discovery.unrecognized, context.log, alerting)
     new = sorted(path for path, signature in current.items() if seen.get(path) != signature)
     if not new:
         return dg.SensorResult(
@@ -78,11 +88,17 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     "negative savings, timed-out spikes) and pricing staleness, once per subject and day.",
 )
 def data_quality_alert_sensor(
-    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, alerting: AlertingResource
 ) -> dg.SkipReason:
     with warehouse.connect() as connection:
         alerts, notes = current_alerts(connection)
-        new = publish(connection, alerts, log=context.log)
+        new = publish(
+            connection,
+            alerts,
+            log=context.log,
+            webhook_url=alerting.webhook_url,
+            min_severity=alerting.webhook_min_severity,
+        )
     rules = ", ".join(alert.rule for alert in new)
     summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"
     return dg.SkipReason("; ".join([summary, *notes]))
@@ -93,7 +109,7 @@ def data_quality_alert_sensor(
     description="A failed job (the daily build, the hourly refresh, a load) is a critical alert.",
 )
 def job_failure_alert_sensor(
-    context: dg.RunFailureSensorContext, warehouse: WarehouseResource
+    context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerting: AlertingResource
 ) -> None:
     run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
@@ -101,4 +117,10 @@ def job_failure_alert_sensor(
     started_at = datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
     alert = job_failure_alert(run.job_name, run.run_id, started_at, context.failure_event.message)
     with warehouse.connect() as connection:
-        publish(connection, [alert], log=context.log)
+        publish(
+            connection,
+            [alert],
+            log=context.log,
+            webhook_url=alerting.webhook_url,
+            min_severity=alerting.webhook_min_severity,
+        )

@@ -10,6 +10,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 RAW_SCHEMA = "raw"
+# The catalogues the warehouse owns (dbt seeds: providers, task types, pricing tiers).
+SEEDS_GROUP = "seeds"
 # Marts are built by the daily build (and refreshed hourly); older than a day warns, and an
 # hour's grace past that for the build itself fails.
 MART_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -36,6 +38,8 @@ class WarehouseTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
             return RAW_SCHEMA
+        if dbt_resource_props["resource_type"] == "seed":
+            return SEEDS_GROUP
         return layer(dbt_resource_props)
 
     def get_asset_spec(

@@ -1,2 +1,2 @@
 """Alerts: rules over the monitoring models and run status, stored once in ``monitoring.alerts``,
-logged, and posted to ``ALERT_WEBHOOK_URL`` when it is set."""
+logged, and posted to a webhook when the caller gives one (Dagster: ``ALERT_WEBHOOK_URL``)."""

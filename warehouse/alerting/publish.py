@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import psycopg
 
 from warehouse.alerting import store, webhook
 from warehouse.alerting.rules import SEVERITIES, Alert
 
-WEBHOOK_VARIABLE = "ALERT_WEBHOOK_URL"
 # Info alerts (negative savings: "log and investigate") are stored and logged, not posted,
-# unless ALERT_WEBHOOK_MIN_SEVERITY=info.
-MIN_SEVERITY_VARIABLE = "ALERT_WEBHOOK_MIN_SEVERITY"
+# unless the minimum severity is info.
 DEFAULT_MIN_SEVERITY = "warning"
 LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}
 
@@ -23,27 +20,26 @@ def publish(
     alerts: list[Alert],
     *,
     log: logging.Logger | logging.LoggerAdapter,
-    webhook_url: str | None = None,
+    webhook_url: str = "",
+    min_severity: str = DEFAULT_MIN_SEVERITY,
 ) -> list[Alert]:
     """Record the alerts (de-duplicated), log the new ones, deliver the undelivered ones.
 
-    Returns the alerts that were new. Alerts at or above ALERT_WEBHOOK_MIN_SEVERITY are posted;
-    a webhook that fails is logged and retried on the next call (for alerts raised in the last
-    day); the alert itself is never lost.
+    Returns the alerts that were new. With a ``webhook_url``, alerts at or above
+    ``min_severity`` are posted to it; a webhook that fails is logged and retried on the next
+    call (for alerts raised in the last day); the alert itself is never lost.
     """
+    if min_severity not in SEVERITIES:
+        raise ValueError(f"alert min_severity must be one of {SEVERITIES}, not {min_severity!r}")
     new = store.record(connection, alerts)
     for _, alert in new:
         log.log(LOG_LEVELS[alert.severity], "alert %s [%s] %s", alert.rule, alert.severity,
                 alert.message)  # fmt: skip
-    url = webhook_url if webhook_url is not None else os.environ.get(WEBHOOK_VARIABLE)
-    if url:
-        floor = os.environ.get(MIN_SEVERITY_VARIABLE, DEFAULT_MIN_SEVERITY)
-        if floor not in SEVERITIES:
-            raise ValueError(f"{MIN_SEVERITY_VARIABLE} must be one of {SEVERITIES}, not {floor!r}")
-        posted = SEVERITIES[SEVERITIES.index(floor) :]
+    if webhook_url:
+        posted = SEVERITIES[SEVERITIES.index(min_severity) :]
         for alert_id, alert in store.undelivered(connection, severities=posted):
             try:
-                webhook.post_json(url, {"alert_id": alert_id, **alert.as_json()})
+                webhook.post_json(webhook_url, {"alert_id": alert_id, **alert.as_json()})
             except webhook.WebhookError as error:
                 log.warning("%s; will retry", error)
                 break

@@ -1,4 +1,4 @@
-"""Posting an alert as JSON to ``ALERT_WEBHOOK_URL`` (standard library only)."""
+"""Posting an alert as JSON to a webhook URL (standard library only)."""
 
 from __future__ import annotations
 
