@@ -53,7 +53,9 @@
             and not exists (
                 select 1 from {{ tasks }} as remaining
                 where
-                    remaining.start_date = previous_days.metric_date
+                    remaining.start_time >= {{ utc_midnight('previous_days.metric_date') }}
+                    and remaining.start_time
+                    < {{ utc_midnight("(previous_days.metric_date + 1)") }}
                     {% for column in subject -%}
                     and remaining.{{ column }} = previous_days.{{ column }}
                     {% endfor %}
@@ -75,4 +77,13 @@
     {{ current_watermark() }} as built_from_batch_id,
     {{ run_started_at_literal() }} as built_at,
     {{ run_started_at_literal() }} as created_at
+{%- endmacro %}
+
+{#- The watermark of this model's rows that this run did not rebuild: the watermark of its
+    previous build, still known in a post-hook (after this run's rows were inserted). -#}
+{% macro watermark_before_this_run() -%}
+    (
+        select coalesce(max(built_from_batch_id), 0) from {{ this }}
+        where built_at < {{ run_started_at_literal() }}
+    )
 {%- endmacro %}

@@ -38,7 +38,7 @@
     ) as period_kinds (aggregation_period)
 {%- endmacro %}
 
-{#- A UTC date as the timestamptz of its midnight. -#}
+{#- A UTC date (or a UTC wall-clock timestamp) as a timestamptz: a date's midnight. -#}
 {% macro utc_midnight(day) -%}
     ({{ day }}::timestamp at time zone 'utc')
 {%- endmacro %}

@@ -3,19 +3,22 @@
 
 {#- CTEs (to follow a `with ...,` list; ends with a comma) that give the task rows a rollup
     aggregates, one per period they belong to:
-    - all_task_periods: every row of `rows` once per period kind in `kinds`, with
-      aggregation_period and period_start (a date; a timestamp when `kinds` has 'hourly');
-    - period_keys: the (subject, aggregation_period, period_start) to build. A full build takes
+    - period_keys: the (subject, aggregation_period, period_start) to build; period_start is a
+      date, or a timestamp (UTC wall-clock time) when `kinds` has 'hourly'. A full build takes
       every period with a row. An incremental build takes the periods of the days a change
-      touched: days of every version of a task that received a version since the previous build
-      (where it belongs now and belonged before), days of tasks rebuilt since this model's last
-      build, and days of tasks matching `extra_trigger`; minus the periods frozen by retention
-      (without_purged_periods);
-    - task_periods: the rows of all_task_periods in period_keys.
+      touched: days of every version of a task that received a version since the previous
+      build (where it belongs now and belonged before), days of tasks rebuilt since this
+      model's last build, and days of tasks matching `extra_trigger`; minus the periods frozen
+      by retention (without_purged_periods);
+    - task_periods: the rows of those periods, each with its aggregation_period and
+      period_start. An incremental build finds them from the keys (subject and start-time
+      range: an index on the subject columns and start_time serves it), so its cost follows
+      the periods rebuilt, not the history.
     `tasks` is a CTE of every mart task (for the triggers); `rows` is the CTE of the rows
     measured (tasks, or a subset such as finished tasks), with the subject columns, start_time
-    and start_date; `subject` lists the subject columns; `extra_trigger` is a SQL condition
-    over `tasks` marking more tasks whose days to rebuild (or none). -#}
+    and start_date; both should be `not materialized` (each is read several times, always
+    narrowed). `subject` lists the subject columns; `extra_trigger` is a SQL condition over
+    `tasks` marking more tasks whose days to rebuild (or none). -#}
 {% macro rollup_periods(tasks, rows, subject, kinds, extra_trigger=none) -%}
 {#- what the incremental branch reads, referenced here so that dbt knows the model needs it
     even while parsing (when is_incremental() is false) -#}
@@ -23,24 +26,6 @@
 {%- do ref('int_batch_watermark') -%}
 {%- set period_key = subject + ['aggregation_period', 'period_start'] -%}
 {%- set daily_kinds = kinds | reject('equalto', 'hourly') | list -%}
-all_task_periods as (
-    select
-        {{ rows }}.*,
-        period_kinds.aggregation_period,
-        {% if 'hourly' in kinds -%}
-        case
-            when period_kinds.aggregation_period = 'hourly'
-                then date_trunc('hour', {{ rows }}.start_time at time zone 'utc')
-            else {{ period_start_date('period_kinds.aggregation_period', rows ~ '.start_date') }}
-        end as period_start
-        {%- else -%}
-        {{ period_start_date('period_kinds.aggregation_period', rows ~ '.start_date') }}
-            as period_start
-        {%- endif %}
-    from {{ rows }}
-    cross join {{ period_kinds(kinds) }}
-),
-
 {% if is_incremental() -%}
 affected_days as (
     select
@@ -56,11 +41,17 @@ affected_days as (
         {% endfor -%}
         {{ tasks }}.start_date
     from {{ tasks }}
-    where
-        {{ tasks }}.built_at > {{ previous_build_time() }}
-        {%- if extra_trigger %}
-        or {{ extra_trigger }}
-        {%- endif %}
+    where {{ tasks }}.built_at > {{ previous_build_time() }}
+    {%- if extra_trigger %}
+    union
+    select
+        {% for column in subject -%}
+        {{ tasks }}.{{ column }},
+        {% endfor -%}
+        {{ tasks }}.start_date
+    from {{ tasks }}
+    where {{ extra_trigger }}
+    {%- endif %}
 ),
 
 candidate_keys as (
@@ -94,22 +85,51 @@ period_keys as (
     {{ without_purged_periods('candidate_keys', subject, rows, 'affected_days') }}
 ),
 
+task_periods as (
+    select
+        {{ rows }}.*,
+        period_keys.aggregation_period,
+        period_keys.period_start
+    from period_keys
+    inner join {{ rows }}
+        on
+            {%- for column in subject %}
+            {{ rows }}.{{ column }} = period_keys.{{ column }}
+            and
+            {%- endfor %}
+            {{ rows }}.start_time >= {{ utc_midnight('period_keys.period_start') }}
+            and {{ rows }}.start_time < {{ utc_midnight(period_end(
+                'period_keys.aggregation_period', 'period_keys.period_start')) }}
+),
+
 {% else -%}
+task_periods as (
+    select
+        {{ rows }}.*,
+        period_kinds.aggregation_period,
+        {% if 'hourly' in kinds -%}
+        case
+            when period_kinds.aggregation_period = 'hourly'
+                then date_trunc('hour', {{ rows }}.start_time at time zone 'utc')
+            else {{ period_start_date('period_kinds.aggregation_period', rows ~ '.start_date') }}
+        end as period_start
+        {%- else -%}
+        {{ period_start_date('period_kinds.aggregation_period', rows ~ '.start_date') }}
+            as period_start
+        {%- endif %}
+    from {{ rows }}
+    cross join {{ period_kinds(kinds) }}
+),
+
 period_keys as (
     select distinct
         {% for column in period_key -%}
         {{ column }}{% if not loop.last %},{% endif %}
         {% endfor %}
-    from all_task_periods
+    from task_periods
 ),
 
 {% endif -%}
-task_periods as (
-    select all_task_periods.*
-    from all_task_periods
-    inner join period_keys
-        on {{ keys_match('all_task_periods', 'period_keys', period_key) }}
-),
 {%- endmacro %}
 
 {#- A select of money columns in cents per period: each day's exact sum of completed tasks

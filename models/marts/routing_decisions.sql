@@ -5,19 +5,26 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where task_execution_id not in "
-            ~ "(select id from {{ ref('task_executions') }})"
+            "delete from {{ this }} as orphan "
+            ~ "where orphan.task_execution_id in ("
+            ~ "select newest.task_execution_id "
+            ~ "from {{ ref('stg_platform__task_executions') }} as newest "
+            ~ "where newest.last_batch_id > {{ watermark_before_this_run() }}) "
+            ~ "and not exists (select 1 from {{ ref('task_executions') }} as tasks "
+            ~ "where tasks.id = orphan.task_execution_id)"
         ],
     )
 }}
 
 -- depends_on: {{ ref('int_batch_watermark') }}
+-- depends_on: {{ ref('stg_platform__task_executions') }}
 
 {# Routing decisions of the tasks in the marts (decisions of quarantined or never-delivered
     tasks stay out, like their tasks), with prediction errors = predicted - actual.
     Incremental: rebuilds every decision of a task whose decisions changed or that was
     rebuilt since the last build (so is_latest_for_task is decided over all of the task's
-    decisions); decisions of tasks that left the marts are deleted (post-hook). #}
+    decisions); decisions of tasks that left the marts are deleted (post-hook; only tasks
+    with a version since the previous build can have left). #}
 with decisions as (
     select * from {{ ref('stg_platform__routing_decisions') }}
 ),

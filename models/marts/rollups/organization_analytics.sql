@@ -8,7 +8,8 @@
     rollup_day_cents); savings_percentage uses the unrounded sums. Incremental through
     rollup_periods; an organization whose data or users changed is rebuilt too. Never fully
     refreshed: periods whose raw rows were purged by retention are kept. #}
-with tasks as (
+-- not materialized: read by several selects, each narrowing it by an index
+with tasks as not materialized (
     select * from {{ ref('task_executions') }}
 ),
 

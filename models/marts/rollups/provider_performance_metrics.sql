@@ -8,7 +8,8 @@
     decision; cost in cents (rule in rollup_day_cents). period_start below is UTC wall-clock
     time; the final columns are timestamptz. Incremental through rollup_periods; a task whose
     routing decisions changed is rebuilt too. Never fully refreshed. #}
-with tasks as (
+-- not materialized: read by several selects, each narrowing it by an index
+with tasks as not materialized (
     select * from {{ ref('task_executions') }}
 ),
 
@@ -17,7 +18,7 @@ decisions as (
     where is_latest_for_task
 ),
 
-finished_tasks as (
+finished_tasks as not materialized (
     select
         tasks.*,
         decisions.actual_quality_score

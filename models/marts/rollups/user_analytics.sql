@@ -3,7 +3,8 @@
 {# Per user and period (daily, weekly, monthly): tasks started (any status), and completed
     tasks' duration, cost and savings (6 decimals, unrounded). Incremental through
     rollup_periods; never fully refreshed. #}
-with tasks as (
+-- not materialized: read by several selects, each narrowing it by an index
+with tasks as not materialized (
     select * from {{ ref('task_executions') }}
 ),
 

@@ -1,14 +1,50 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='routing_decision_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['routing_decision_id'], 'unique': true},
+            {'columns': ['task_execution_id']},
+            {'columns': ['last_batch_id']},
+        ],
+    )
+}}
+
+{#- Newest version of each routing decision (by created_at, then load order). A table ranking
+    only the versions of decisions that received one since the previous build, like
+    stg_platform__task_executions. -#}
 with source as (
     select * from {{ source('platform', 'routing_decisions') }}
 ),
 
+{% if is_incremental() %}
+changed_decisions as (
+    select distinct source.id
+    from source
+    where source._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
+),
+
+decision_versions as (
+    select source.*
+    from source
+    where source.id in (select changed_decisions.id from changed_decisions)
+),
+
+{% else %}
+decision_versions as (
+    select * from source
+),
+
+{% endif %}
 ranked as (
     select
         *,
         {{ newest_version_rank('id', ['created_at']) }} as version_rank,
         count(*) over (partition by id) as version_count,
         max(_batch_id) over (partition by id) as last_batch_id
-    from source
+    from decision_versions
 ),
 
 final as (

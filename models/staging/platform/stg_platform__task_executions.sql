@@ -1,16 +1,50 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='task_execution_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['task_execution_id'], 'unique': true},
+            {'columns': ['last_batch_id']},
+        ],
+    )
+}}
+
 {#- Newest version of each task execution. Versions are ordered by updated_at; among versions
     with the same updated_at, the later lifecycle status wins (a completion beats the running
-    row it closes), then the later load. -#}
+    row it closes), then the later load. A table, not a view: each build ranks only the
+    versions of the tasks that received a version since the previous build (all of their
+    versions, found through the raw (id, updated_at) index), so its cost follows new data. -#}
 with source as (
     select * from {{ source('platform', 'task_executions') }}
 ),
 
+{% if is_incremental() %}
+changed_tasks as (
+    select distinct source.id
+    from source
+    where source._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
+),
+
+task_versions as (
+    select source.*
+    from source
+    where source.id in (select changed_tasks.id from changed_tasks)
+),
+
+{% else %}
+task_versions as (
+    select * from source
+),
+
+{% endif %}
 versioned as (
     select
         *,
         lower(trim(status)) as normalized_status,
         {{ status_lifecycle_rank('lower(trim(status))') }} as status_rank
-    from source
+    from task_versions
 ),
 
 ranked as (
