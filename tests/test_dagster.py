@@ -267,6 +267,22 @@ def test_schedules_run_daily_and_hourly_in_utc_with_the_tick_as_as_of(defs):
         "ops": {"dbt_warehouse": {"config": {"as_of": "2026-03-02T00:00:00+00:00"}}}
     }
     assert run.run_key == "2026-03-02T00:00:00+00:00"  # a rerun of the tick is the same run
+    # Sunday's build tests every row of the incremental marts (the weekly sweep)
+    sunday = datetime(2026, 3, 1, tzinfo=UTC)
+    request = daily.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=sunday))
+    (run,) = request.run_requests
+    assert run.run_config == {
+        "ops": {
+            "dbt_warehouse": {
+                "config": {"as_of": "2026-03-01T00:00:00+00:00", "full_test_sweep": True}
+            }
+        }
+    }
+    request = hourly.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=sunday))
+    assert (
+        "full_test_sweep"
+        not in request.run_requests[0].run_config["ops"]["dbt_warehouse"]["config"]
+    )
 
 
 HOURLY_ASSETS = {

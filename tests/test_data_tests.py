@@ -3,8 +3,9 @@ error-level violation in a mart fails it. Uses the hand-built dataset of test_ma
 
 from __future__ import annotations
 
-from tests.test_marts import A1, AS_OF, ORG_A, build_landing, write
+from tests.test_marts import A1, AS_OF, B1, ORG_A, ORG_B, build_landing, write
 from warehouse.alerting.rules import data_quality_alerts
+from warehouse.dbt import run_dbt
 from warehouse.ingest.loader import load_paths
 
 
@@ -129,3 +130,42 @@ def test_status_test_and_alert_agree_at_the_boundary(connection, dbt, tmp_path):
     # Out of the judged window, neither the tests nor the alert rules judge the days.
     dbt("build", "--select", "data_quality_daily", as_of="2026-02-25T00:00:00+00:00")
     assert data_quality_alerts(connection) == []
+
+
+def test_daily_builds_test_what_they_built_and_the_weekly_sweep_tests_every_row(
+    connection, dbt, tmp_path
+):
+    """Generic tests of an incremental mart read the rows of its latest build (their cost
+    follows new data); the weekly sweep (var full_test_sweep) and --full-refresh read every
+    row, so damage to old rows is found within a week. T2's row is damaged after the first
+    build; the next build, which rebuilds only T5 (a new version), does not see it; the
+    sweep does."""
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    dbt("build", as_of=AS_OF)
+    connection.execute(
+        "update analytics.task_executions set savings_usd = savings_usd + 1 where task_id = 'T2'"
+    )
+    later = tmp_path / "later"
+    later.mkdir()
+    write(later / "task_executions__later.csv", [{
+        "id": "00000000-0000-4000-8000-000000000005", "task_id": "T5", "user_id": B1,
+        "organization_id": ORG_B, "task_type": "feature", "provider": "openai_codex",
+        "start_time": "2026-03-02T08:00:00Z", "end_time": "2026-03-02T08:00:30Z",
+        "tokens_used": 1000, "cost_usd": "0", "status": "completed",
+        "updated_at": "2026-03-02T08:05:00Z",
+    }])  # fmt: skip
+    load_paths(connection, [later])
+
+    daily = dbt("build", as_of=AS_OF, check=False)
+
+    assert outcomes(daily)["task_savings_equal_baseline_minus_cost"] == ("pass", 0)
+    assert connection.execute(
+        "select task_id from analytics.task_executions "
+        "where built_at = (select max(built_at) from analytics.task_executions) order by 1"
+    ).fetchall() == [("T5",)]
+
+    sweep = run_dbt(["test", "--select", "task_executions", "--vars",
+                     f"{{as_of: '{AS_OF}', full_test_sweep: true}}"], check=False)  # fmt: skip
+
+    assert outcomes(sweep)["task_savings_equal_baseline_minus_cost"] == ("fail", 1)

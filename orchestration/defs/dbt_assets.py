@@ -43,6 +43,12 @@ class DbtBuildConfig(dg.Config):
         "Schedules set it to the tick's time, so a rerun of a tick is reproducible.",
     )
 
+    full_test_sweep: bool = Field(
+        default=False,
+        description="Test every row of the incremental marts (dbt var full_test_sweep), not "
+        "only the rows this build made; the daily schedule sets it on Sundays.",
+    )
+
     @field_validator("as_of")
     @classmethod
     def _iso_timestamp(cls, value: str) -> str:
@@ -53,8 +59,14 @@ class DbtBuildConfig(dg.Config):
         return value
 
 
-def dbt_vars_args(as_of: str) -> list[str]:
-    return ["--vars", json.dumps({"as_of": as_of})] if as_of else []
+def dbt_vars_args(config: DbtBuildConfig) -> list[str]:
+    """The dbt --vars of a build: its as_of and whether it tests every row."""
+    dbt_vars: dict[str, object] = {}
+    if config.as_of:
+        dbt_vars["as_of"] = config.as_of
+    if config.full_test_sweep:
+        dbt_vars["full_test_sweep"] = True
+    return ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
 
 
 @dbt_assets(
@@ -73,7 +85,7 @@ def dbt_warehouse(
     warehouse.ensure_started()
     prune_dbt_run_folders(dbt_target_dir())
     with warehouse.libpq_environment():
-        yield from dbt.cli(["build", *dbt_vars_args(config.as_of)], context=context).stream()
+        yield from dbt.cli(["build", *dbt_vars_args(config)], context=context).stream()
 
 
 def _freshness_result(result: dict[str, Any]) -> dg.AssetCheckResult:

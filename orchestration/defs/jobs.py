@@ -49,6 +49,9 @@ hourly_status_job = dg.define_asset_job(
 )
 
 
-def build_run_config(as_of: str) -> dict:
-    """Run config giving the dbt build its as_of."""
-    return {"ops": {DBT_ASSETS_NAME: {"config": {"as_of": as_of}}}}
+def build_run_config(as_of: str, *, full_test_sweep: bool = False) -> dict:
+    """Run config giving the dbt build its as_of (and the weekly sweep of every row's tests)."""
+    config: dict[str, object] = {"as_of": as_of}
+    if full_test_sweep:
+        config["full_test_sweep"] = True
+    return {"ops": {DBT_ASSETS_NAME: {"config": config}}}

@@ -14,22 +14,37 @@ DAILY_CRON = "0 0 * * *"
 HOURLY_CRON = "30 * * * *"
 
 
-def _tick_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    as_of = context.scheduled_execution_time.astimezone(UTC).isoformat()
-    return dg.RunRequest(
-        run_key=as_of, run_config=build_run_config(as_of), tags={"warehouse/as_of": as_of}
-    )
+# The build of this weekday's tick tests every row of the incremental marts (the other builds
+# test the rows they made): damage to old rows is found within a week. Monday is 0.
+FULL_TEST_SWEEP_WEEKDAY = 6
 
 
 def _tick_schedule(
-    name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, description: str
+    name: str,
+    job: dg.UnresolvedAssetJobDefinition,
+    cron: str,
+    description: str,
+    *,
+    weekly_sweep: bool = False,
 ) -> dg.ScheduleDefinition:
+    def tick_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = context.scheduled_execution_time.astimezone(UTC)
+        as_of = tick.isoformat()
+        sweep = weekly_sweep and tick.weekday() == FULL_TEST_SWEEP_WEEKDAY
+        tags = {
+            "warehouse/as_of": as_of,
+            **({"warehouse/full_test_sweep": "true"} if sweep else {}),
+        }
+        return dg.RunRequest(
+            run_key=as_of, run_config=build_run_config(as_of, full_test_sweep=sweep), tags=tags
+        )
+
     return dg.ScheduleDefinition(
         name=name,
         job=job,
         cron_schedule=cron,
         execution_timezone="UTC",
-        execution_fn=_tick_request,
+        execution_fn=tick_request,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=description,
     )
@@ -39,7 +54,9 @@ daily_build_schedule = _tick_schedule(
     "daily_build_schedule",
     daily_build_job,
     DAILY_CRON,
-    "Daily incremental build with as_of = the tick's time (reproducible reruns).",
+    "Daily incremental build with as_of = the tick's time (reproducible reruns); on Sundays its "
+    "tests read every row of the incremental marts, other days the rows the build made.",
+    weekly_sweep=True,
 )
 hourly_status_schedule = _tick_schedule(
     "hourly_status_schedule",

@@ -3,6 +3,9 @@
     returned row is a period that does not add up. -#}
 {% test periods_add_up_to_their_days(model, subject, measures) %}
 
+-- weeks and months against days that other builds made: always every row
+{{ config(full_table=true) }}
+
 with periods as (
     select
         ({{ subject }})::text as subject,

@@ -1,0 +1,35 @@
+{#- Which rows a generic data test reads. dbt wraps the model of every generic test in
+    get_where_subquery(); this project's version narrows the tests of a model that records
+    when each row was built (`built_at`: the incremental marts) to the rows of its latest
+    build, so that a daily or hourly build tests what it changed and its cost follows new data.
+    Every row is tested when the var `full_test_sweep` is true (the weekly sweep), on
+    --full-refresh, and by tests configured `full_table: true` (those comparing rows of
+    different builds, such as weekly rows against their days). A test's own `where` config
+    applies as usual. -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if execute and not is_full_test_sweep() and not config.get('full_table', false) -%}
+        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') -%}
+        {%- if 'built_at' in columns | list -%}
+            {%- do conditions.append(
+                'built_at = (select max(latest.built_at) from ' ~ relation ~ ' as latest)'
+            ) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ')
+            ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when this run tests every row: the var `full_test_sweep`, or --full-refresh. -#}
+{% macro is_full_test_sweep() -%}
+    {%- do return(var('full_test_sweep', false) in (true, 'true', 'True', 1, '1')
+        or flags.FULL_REFRESH) -%}
+{%- endmacro %}
