@@ -230,11 +230,11 @@ def test_correct_models_beside_the_spec_queries(connection, warehouse):
     ]
     # Each task counted once: codex bug_fix = t1 (completed) + t3 (failed).
     assert connection.execute(
-        "select provider, total_tasks, success_rate, avg_duration_ms, avg_cost_usd "
-        "from provider_comparison_monthly where task_type = 'bug_fix' and month_start = %s "
-        "order by provider",
+        "select provider, provider_name, total_tasks, success_rate, avg_duration_ms, "
+        "avg_cost_usd from provider_comparison_monthly "
+        "where task_type = 'bug_fix' and month_start = %s order by provider",
         (month,),
     ).fetchall() == [
-        ("github_copilot", 1, Decimal("100.00"), 60_000, Decimal("0.030000")),
-        ("openai_codex", 2, Decimal("50.00"), 30_000, Decimal("0.010000")),
+        ("github_copilot", "GitHub Copilot", 1, Decimal("100.00"), 60_000, Decimal("0.030000")),
+        ("openai_codex", "OpenAI Codex", 2, Decimal("50.00"), 30_000, Decimal("0.010000")),
     ]

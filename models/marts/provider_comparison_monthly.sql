@@ -7,22 +7,29 @@ with monthly as (
     where aggregation_period = 'monthly'
 ),
 
+providers as (
+    select * from {{ ref('providers') }}
+),
+
 final as (
     select
-        provider,
-        task_type,
-        metric_date as month_start,
-        total_tasks,
-        successful_tasks,
-        failed_tasks,
-        success_rate,
-        avg_duration_ms,
-        median_duration_ms,
-        p95_duration_ms,
-        avg_cost_usd,
-        total_cost_usd,
-        avg_quality_score
+        monthly.provider,
+        coalesce(providers.display_name, monthly.provider) as provider_name,
+        monthly.task_type,
+        monthly.metric_date as month_start,
+        monthly.total_tasks,
+        monthly.successful_tasks,
+        monthly.failed_tasks,
+        monthly.success_rate,
+        monthly.avg_duration_ms,
+        monthly.median_duration_ms,
+        monthly.p95_duration_ms,
+        monthly.avg_cost_usd,
+        monthly.total_cost_usd,
+        monthly.avg_quality_score
     from monthly
+    left join providers
+        on monthly.provider = providers.provider_id
 )
 
 select * from final
