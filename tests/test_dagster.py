@@ -348,7 +348,8 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     ])  # fmt: skip
     sensor = defs.resolve_sensor_def("landing_files_sensor")
     raw_tasks_key = dg.AssetKey(["raw", "task_executions"])
-    landing_resources = {"landing_dir": landing_directory()}  # WAREHOUSE_LANDING_DIR, as loaded
+    # the settings as the code location reads them (WAREHOUSE_LANDING_DIR, the alert webhook)
+    landing_resources = {"landing_dir": landing_directory(), "alerting": alerting_resource()}
 
     tick = sensor.evaluate_tick(
         dg.build_sensor_context(instance=instance, resources=landing_resources)

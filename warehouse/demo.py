@@ -132,7 +132,14 @@ def _raise_alerts() -> None:
     log = logging.getLogger("warehouse.alerts")
     with postgres.connect(autocommit=True) as connection:
         alerts, notes = current_alerts(connection)
-        publish(connection, alerts, log=log)
+        delivery = settings.alert_delivery()
+        publish(
+            connection,
+            alerts,
+            log=log,
+            webhook_url=delivery.webhook_url,
+            min_severity=delivery.min_severity,
+        )
         for note in notes:
             print(f"      {note}")
         rows = connection.execute(

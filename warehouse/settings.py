@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_USER = "postgres"
 EMBEDDED_DATABASE = "warehouse"
@@ -38,6 +40,22 @@ def profiles_dir() -> Path:
 
 def landing_dir() -> Path:
     return Path(os.environ.get("WAREHOUSE_LANDING_DIR", warehouse_home() / "landing")).resolve()
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """Where alerts are posted (``ALERT_WEBHOOK_URL``, a secret: never printed) and from which
+    severity (``ALERT_WEBHOOK_MIN_SEVERITY``); the CLI reads them here, Dagster as resources."""
+
+    webhook_url: str
+    min_severity: str
+
+
+def alert_delivery() -> AlertDelivery:
+    return AlertDelivery(
+        webhook_url=os.environ.get("ALERT_WEBHOOK_URL", ""),
+        min_severity=os.environ.get("ALERT_WEBHOOK_MIN_SEVERITY", DEFAULT_MIN_SEVERITY),
+    )
 
 
 def dagster_home() -> Path:
