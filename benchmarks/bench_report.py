@@ -40,6 +40,10 @@ def _time(step: Step) -> str:
     return seconds(step.median)
 
 
+def _command(step: Step) -> str:
+    return "-" if step.command == "-" else _command(step)
+
+
 def _runs(step: Step) -> str:
     return str(len(step.seconds)) if step.seconds else "-"
 
@@ -93,13 +97,13 @@ def render(results: Results) -> str:
     lines += ["", "### Loading", ""]
     lines += _table(
         ("step", "command", "runs", "time", "throughput / note"),
-        [(step.name, f"`{step.command}`", _runs(step), _time(step), step.note)
+        [(step.name, _command(step), _runs(step), _time(step), step.note)
          for step in results.steps if step.section == "load"],
     )  # fmt: skip
     lines += ["", "### dbt", ""]
     lines += _table(
         ("step", "command", "runs", "time", "note"),
-        [(step.name, f"`{step.command}`", _runs(step), _time(step), step.note)
+        [(step.name, _command(step), _runs(step), _time(step), step.note)
          for step in results.steps if step.section == "dbt"],
     )  # fmt: skip
     noop = results.step("dbt start-up: a no-op command")
@@ -126,7 +130,7 @@ def render(results: Results) -> str:
         ("query", "command", "queries", "per second", "p50", "p95", "p99"),
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
           f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}") for row in dashboard]
-        + [(step.name, f"`{step.command}`", "-", "-", _time(step), "-", "-")
+        + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "dashboards" and step.outcome != "ok"],
     )  # fmt: skip
     inserts = [row for row in results.latencies if not row["query"][0].isdigit()]
@@ -135,7 +139,7 @@ def render(results: Results) -> str:
         ("what", "command", "inserts", "per second", "p50 ms", "p95 ms", "p99 ms"),
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.0f}",
           f"{row['p50']:.2f}", f"{row['p95']:.2f}", f"{row['p99']:.2f}") for row in inserts]
-        + [(step.name, f"`{step.command}`", "-", "-", _time(step), "-", "-")
+        + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "inserts" and step.outcome != "ok"],
     )  # fmt: skip
     per_task = facts.get("bytes_per_task", {})

@@ -301,9 +301,13 @@ class Bench:
                 return self.results
             self.load()
             self.dbt_startup()
-            self.first_build()
-            self.increments()
-            self.hourly()
+            if self.first_build():
+                self.increments()
+                self.hourly()
+            else:
+                reason = "skipped: the first dbt build did not finish, nothing to build on"
+                for name in ("incremental dbt build and run", "hourly status refresh"):
+                    self.results.add(Step("dbt", name, "-", outcome="skipped", note=reason))
             self.dashboards()
             self.storage()
             self.single_row_inserts()
@@ -512,7 +516,9 @@ class Bench:
                     os.environ[key] = value
         self.clock.log(section, f"in-process no-op median {step.median:.1f} s")
 
-    def first_build(self) -> None:
+    def first_build(self) -> bool:
+        """The first ``dbt run`` and ``dbt build`` on empty marts; False when the build failed
+        or did not finish."""
         section, as_of = "dbt", self.plan.base_end
         if self.args.quick:
             self.skipped(section, QUICK_SKIPS[3])
@@ -525,6 +531,7 @@ class Bench:
         self.timed(step, command)
         if step.outcome == "ok":
             step.note = f"{self.plan.tasks:,} tasks"
+        return step.outcome == "ok"
 
     def first_run(self, as_of: datetime) -> None:
         """``dbt run`` on empty marts; then the dbt schemas are dropped for the first build."""
@@ -597,9 +604,12 @@ class Bench:
 
         args, section = self.args, "dashboards"
         with self.connect() as connection:
-            organizations = [row[0] for row in connection.execute(
-                "select id from analytics.organizations order by id"
-            )]  # fmt: skip
+            try:
+                organizations = [row[0] for row in connection.execute(
+                    "select id from analytics.organizations order by id"
+                )]  # fmt: skip
+            except psycopg.errors.UndefinedTable:
+                organizations = []
         if not organizations:
             self.results.add(Step(section, "dashboard queries", "pgbench", outcome="skipped",
                                   note="no marts to query"))  # fmt: skip
@@ -761,10 +771,19 @@ class Bench:
                 "generated_tasks": self.plan.total_tasks(max(self.generated_windows, 1)),
             }
         )
-        command = args.command or (
-            f"BENCH_TASKS={args.tasks} make bench"
-            if args.tasks != 10_000_000 else "make bench"
-        )  # fmt: skip
+        settings_shown = [
+            f"{name}={value}"
+            for name, value, default in (
+                ("BENCH_TASKS", args.tasks, 10_000_000),
+                ("BENCH_DAYS", args.days, 90),
+                ("BENCH_RUNS", args.runs, 3),
+                ("BENCH_PHASE_TIMEOUT", args.phase_timeout, 1200),
+                ("BENCH_LOAD_ROWS", args.load_rows, 1_000_000),
+                ("BENCH_PGBENCH_SECONDS", args.pgbench_seconds, 15),
+            )
+            if value != default
+        ]
+        command = args.command or " ".join([*settings_shown, "make bench"])
         self.results.facts["command"] = command
         write_report(args.report, self.results)
         write_curves(args.curves, self.results)
