@@ -41,7 +41,7 @@ def _time(step: Step) -> str:
 
 
 def _command(step: Step) -> str:
-    return "-" if step.command == "-" else _command(step)
+    return "-" if step.command == "-" else f"`{step.command}`"
 
 
 def _runs(step: Step) -> str:
