@@ -1,0 +1,225 @@
+"""The scale benchmark's results as Markdown: a section of docs/benchmarks.md (replaced on a
+rerun, the other sections kept) and a row per scale in docs/scaling.md's table of curves."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchmarks.bench_scale import Results, Step
+
+BEGIN = "<!-- bench_scale:begin -->"
+END = "<!-- bench_scale:end -->"
+CURVES_BEGIN = "<!-- bench_scale:curves:begin -->"
+CURVES_END = "<!-- bench_scale:curves:end -->"
+SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries",
+            "Single-row inserts", "Storage", "Did not finish")  # fmt: skip
+CURVE_COLUMNS = (
+    "tasks", "generate", "first dbt run", "first dbt build", "no-op dbt",
+    "incremental build (1 day)", "incremental run (1 day)", "hourly refresh",
+    "3.1 p95", "3.2 p95", "3.3 p95", "3.4 p95", "raw B/task", "marts B/task", "measured",
+)  # fmt: skip
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} s" if value < 10 else f"{value:,.1f} s"
+
+
+def _time(step: Step) -> str:
+    if step.outcome == "timeout":
+        return "did not finish"
+    if step.outcome == "failed":
+        return "failed"
+    if step.outcome == "skipped":
+        return "skipped"
+    return seconds(step.median)
+
+
+def _command(step: Step) -> str:
+    return "-" if step.command == "-" else f"`{step.command}`"
+
+
+def _runs(step: Step) -> str:
+    return str(len(step.seconds)) if step.seconds else "-"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
+def render(results: Results) -> str:
+    facts, plan, args = results.facts, results.plan, results.args
+    finished = facts["finished_at"]
+    load_start = facts.get("load_average_start", (math.nan,) * 3)
+    load_end = facts.get("load_average_end", (math.nan,) * 3)
+    lines = [
+        BEGIN,
+        f"## Scale: {plan.tasks:,} tasks generated in the database",
+        "",
+        f"Command: `{facts['command']}` (`benchmarks/bench_scale.py`; phase timeout "
+        f"{args.phase_timeout} s; {args.runs} runs of each cheap step, the median shown). "
+        f"Measured {finished:%Y-%m-%d} on {facts['cores']} cores, {facts['ram_gib']:.0f} GiB RAM, "
+        f"PostgreSQL {facts['postgres']} "
+        f"({'embedded' if facts['embedded'] else 'PGHOST'}), Python {facts['python']}; load "
+        f"average {load_start[0]:.1f} at the start and {load_end[0]:.1f} at the end (other work "
+        "on the machine shows in the times). Scratch databases "
+        f"`{args.database}` and `{args.database}_load` on the warehouse's server; the commands "
+        'run from the project root after `eval "$(.venv/bin/warehouse env)"`.',
+        "",
+        "### Dataset",
+        "",
+        results.dataset or "(not generated)",
+        "",
+        "### Generation",
+        "",
+        f"Set-based SQL inside the database, one transaction per window and table batch; the "
+        f"harness's peak RSS after generating: "
+        f"{facts.get('generation_rss_mib', math.nan):,.0f} MiB (at the end, with dbt imported "
+        f"for the in-process comparison: {facts.get('final_rss_mib', math.nan):,.0f} MiB).",
+        "",
+    ]
+    lines += _table(
+        ("step", "runs", "time", "note"),
+        [(step.name, _runs(step), _time(step), step.note)
+         for step in results.steps if step.section == "generate"],
+    )  # fmt: skip
+    lines += ["", "### Loading", ""]
+    lines += _table(
+        ("step", "command", "runs", "time", "throughput / note"),
+        [(step.name, _command(step), _runs(step), _time(step), step.note)
+         for step in results.steps if step.section == "load"],
+    )  # fmt: skip
+    lines += ["", "### dbt", ""]
+    lines += _table(
+        ("step", "command", "runs", "time", "note"),
+        [(step.name, _command(step), _runs(step), _time(step), step.note)
+         for step in results.steps if step.section == "dbt"],
+    )  # fmt: skip
+    noop = results.step("dbt start-up: a no-op command")
+    if noop is not None and noop.median is not None:
+        shares = []
+        for step in results.steps:
+            if step.section == "dbt" and step.name.startswith("incremental") and step.median:
+                shares.append(f"{step.name}: {noop.median:.1f} of {step.median:.1f} s")
+        if shares:
+            lines += ["", "dbt's own start-up (the no-op command) in the incremental runs: "
+                      + "; ".join(shares) + "."]  # fmt: skip
+    dashboard = [row for row in results.latencies if row["query"][0].isdigit()]
+    lines += [
+        "",
+        "### Dashboard queries",
+        "",
+        f"The specification's queries 3.1-3.4 verbatim (3.2 is the real-time savings counter), "
+        f"`search_path` = `analytics`, {args.clients} concurrent clients for "
+        f"{args.pgbench_seconds} s each, with pgbench (prepared statements; `$1` is one script "
+        "per organization or task type, picked at random per query). Latency in ms.",
+        "",
+    ]
+    lines += _table(
+        ("query", "command", "queries", "per second", "p50", "p95", "p99"),
+        [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
+          f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}") for row in dashboard]
+        + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
+           for step in results.steps if step.section == "dashboards" and step.outcome != "ok"],
+    )  # fmt: skip
+    inserts = [row for row in results.latencies if not row["query"][0].isdigit()]
+    lines += ["", "### Single-row inserts", ""]
+    lines += _table(
+        ("what", "command", "inserts", "per second", "p50 ms", "p95 ms", "p99 ms"),
+        [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.0f}",
+          f"{row['p50']:.2f}", f"{row['p95']:.2f}", f"{row['p99']:.2f}") for row in inserts]
+        + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
+           for step in results.steps if step.section == "inserts" and step.outcome != "ok"],
+    )  # fmt: skip
+    per_task = facts.get("bytes_per_task", {})
+    lines += [
+        "",
+        "### Storage",
+        "",
+        f"{facts.get('raw_tasks', 0):,} distinct tasks in raw. Bytes per task (tables, TOAST "
+        "and indexes): " + (", ".join(f"{layer} {size:,.0f}" for layer, size in per_task.items())
+                            or "-") + ". The ten largest relations:",
+        "",
+    ]  # fmt: skip
+    lines += _table(
+        ("relation", "rows (estimate)", "table + TOAST", "indexes", "total"),
+        [(row["relation"], f"{row['rows']:,}", _mib(row["table"]), _mib(row["indexes"]),
+          _mib(row["total"])) for row in results.storage[:10]],
+    )  # fmt: skip
+    unfinished = [step for step in results.steps if step.outcome != "ok"]
+    lines += ["", "### Did not finish", ""]
+    if unfinished:
+        lines += [f"- {step.section}: {step.name}: {step.note}" for step in unfinished]
+    else:
+        lines.append("Every phase finished.")
+    lines += [END]
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(text: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with the marked section replaced by ``section`` (appended when absent)."""
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: section, text, count=1)
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def write_report(path: Path, results: Results) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    path.write_text(replace_section(text, render(results)), encoding="utf-8")
+
+
+def curve_row(results: Results) -> dict[str, str]:
+    facts = results.facts
+
+    def step_time(name: str) -> str:
+        step = results.step(name)
+        return "-" if step is None else _time(step)
+
+    p95 = {row["query"].split()[0]: f"{row['p95']:.0f} ms" for row in results.latencies}
+    per_task = facts.get("bytes_per_task", {})
+    return {
+        "tasks": f"{results.plan.tasks:,}",
+        "generate": step_time("generate the base data (SQL, one transaction per window)"),
+        "first dbt run": step_time("first dbt run (models only, empty marts)"),
+        "first dbt build": step_time("first dbt build (seeds, models and tests, empty marts)"),
+        "no-op dbt": step_time("dbt start-up: a no-op command"),
+        "incremental build (1 day)": step_time("incremental dbt build after one more day"),
+        "incremental run (1 day)": step_time("incremental dbt run after one more day"),
+        "hourly refresh": step_time("hourly status refresh (tag:hourly+, one hour later)"),
+        "3.1 p95": p95.get("3.1", "-"),
+        "3.2 p95": p95.get("3.2", "-"),
+        "3.3 p95": p95.get("3.3", "-"),
+        "3.4 p95": p95.get("3.4", "-"),
+        "raw B/task": f"{per_task['raw']:,.0f}" if "raw" in per_task else "-",
+        "marts B/task": f"{per_task['analytics']:,.0f}" if "analytics" in per_task else "-",
+        "measured": f"{facts['finished_at']:%Y-%m-%d}",
+    }
+
+
+def write_curves(path: Path, results: Results) -> None:
+    """Put this scale's row into the table of curves (one row per number of tasks)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Scaling\n"
+    rows: dict[int, list[str]] = {}
+    match = re.search(re.escape(CURVES_BEGIN) + r"(.*?)" + re.escape(CURVES_END), text, re.DOTALL)
+    if match:
+        for line in match.group(1).splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if len(cells) == len(CURVE_COLUMNS) and cells[0].replace(",", "").isdigit():
+                rows[int(cells[0].replace(",", ""))] = cells
+    row = curve_row(results)
+    rows[results.plan.tasks] = [row[column] for column in CURVE_COLUMNS]
+    table = _table(CURVE_COLUMNS, [tuple(rows[tasks]) for tasks in sorted(rows)])
+    section = "\n".join([CURVES_BEGIN, *table, CURVES_END]) + "\n"
+    path.write_text(replace_section(text, section, CURVES_BEGIN, CURVES_END), encoding="utf-8")

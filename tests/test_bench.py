@@ -1,0 +1,129 @@
+"""The scale benchmark works end to end (a tiny quick run; its timings are not checked).
+
+2,000 tasks over 10 days, then one more day of 200 tasks: 2,200 tasks numbered 0..2199. The
+generator fixes by task number n the classes whose counts are checked here:
+  stuck pending   n % 1000 == 0         0, 1000, 2000                     3 tasks, 1 version
+  stuck running   n % 1000 in 1..4      1-4, 1001-1004, 2001-2004         12 tasks, 2 versions
+  finished        the others                                              2,185 tasks, 3 versions
+  re-routed       n % 100 in 3..5       3 of every 100, 22 hundreds       66 more decisions
+  negative cost   n % 20000 == 7        7                                 1 quarantined task
+Task versions: 2,200 pending + 2,197 running + 2,185 final = 6,582.
+Routing decision rows: 2,200 decisions + 2,185 completed with actuals + 66 re-routes = 4,451,
+of 2,266 distinct decisions. Batches: 4 reference files + 2 tables x 11 days = 26.
+The load phase exports the base data's versions: 2,000 + 1,998 + 1,990 = 5,988.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from benchmarks.bench_report import SECTIONS
+from benchmarks.scale_dataset import expected_counts
+from warehouse import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bench_database(server: settings.ConnectionSettings):
+    name = f"wh_test_bench_{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
+    ) as admin:
+        for database in (name, f"{name}_load"):
+            admin.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
+            )
+
+
+def test_expected_counts_by_task_number():
+    assert expected_counts(2200) == {
+        "tasks": 2200,
+        "task_versions": 6582,
+        "routing_decisions": 4451,
+        "distinct_routing_decisions": 2266,
+        "quarantined": 1,
+    }
+    assert expected_counts(2000)["task_versions"] == 5988
+
+
+def test_quick_bench_generates_exact_counts_and_writes_every_section(
+    server: settings.ConnectionSettings, bench_database: str, tmp_path: Path
+):
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\n## Foundation\n\nkept as it is\n", encoding="utf-8")
+    curves = tmp_path / "scaling.md"
+    curves.write_text("# Scaling\n\nintro kept\n", encoding="utf-8")
+    command = [
+        sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
+        "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
+        "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50",
+        "--database", bench_database, "--report", str(report), "--curves", str(curves),
+        "--command", "quick test run",
+    ]  # fmt: skip
+
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname=bench_database
+    ) as connection:
+
+        def one(query: str) -> tuple:
+            return connection.execute(query).fetchone()
+
+        assert one("select count(distinct id), count(*) from raw.task_executions") == (2200, 6582)
+        assert one("select count(distinct id), count(*) from raw.routing_decisions") == (
+            2266,
+            4451,
+        )
+        teams, users = one(
+            "select (select count(*) from raw.teams), (select count(*) from raw.users)"
+        )
+        assert connection.execute(
+            "select table_name, count(*), sum(rows_loaded) from raw.load_batches "
+            "where status = 'loaded' and rows_read = rows_loaded and rows_rejected = 0 "
+            "group by table_name order by table_name"
+        ).fetchall() == [
+            ("organizations", 1, 3),
+            ("provider_pricing", 1, 12),  # 3 providers x 2 list prices, 2 task-type, 4 tier
+            ("routing_decisions", 11, 4451),
+            ("task_executions", 11, 6582),
+            ("teams", 1, teams),
+            ("users", 1, users),
+        ]
+        assert one("select count(*) from raw.load_batches") == (26,)
+        # Batch ids grow with the data's time: each window's task batch is loaded after the
+        # previous window's.
+        assert one(
+            "select bool_and(_loaded_at >= previous) from (select _loaded_at, "
+            "lag(_loaded_at) over (order by batch_id) as previous from (select distinct "
+            "_batch_id as batch_id, _loaded_at from raw.task_executions) as batches) as ordered"
+        ) == (True,)
+        # raw = marts + quarantine after the builds
+        assert one("select count(*) from analytics.task_executions") == (2199,)
+        assert connection.execute(
+            "select reason, count(*) from monitoring.quarantined_task_executions group by reason"
+        ).fetchall() == [("negative_cost", 1)]
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\n## Foundation\n\nkept as it is\n")
+    for section in SECTIONS:
+        assert f"### {section}\n" in text
+    assert "## Scale: 2,000 tasks generated in the database" in text
+    assert "Command: `quick test run`" in text
+    assert "5,988 loaded, 0 rejected" in text
+    for query in ("3.1", "3.2", "3.3", "3.4"):
+        assert f"| {query} " in text
+    assert "single-row insert (1 client)" in text
+    assert "did not finish" not in text
+    curve_lines = curves.read_text(encoding="utf-8").splitlines()
+    assert curve_lines[:3] == ["# Scaling", "", "intro kept"]
+    assert sum(line.startswith("| 2,000 |") for line in curve_lines) == 1
