@@ -318,11 +318,13 @@ class Bench:
         finally:
             self.results.facts["finished_at"] = datetime.now(UTC)
             self.results.facts["load_average_end"] = os.getloadavg()
-            self.report()
-            if not args.keep:
-                self.drop(self.load_database)
-                self.drop(self.database)
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            try:
+                self.report()
+            finally:
+                if not args.keep:
+                    self.drop(self.load_database)
+                    self.drop(self.database)
+                shutil.rmtree(self.scratch, ignore_errors=True)
         return self.results
 
     def generate(self) -> bool:
