@@ -34,6 +34,9 @@ affected_days as (
         {% endfor -%}
         changed.start_date
     from ({{ changed_task_versions() }}) as changed
+    {#- one select per trigger (an `or` would keep PostgreSQL from using an index) #}
+    {%- set triggers = [tasks ~ '.built_at > ' ~ previous_build_time(), extra_trigger] %}
+    {%- for trigger in triggers if trigger %}
     union
     select
         {% for column in subject -%}
@@ -41,17 +44,8 @@ affected_days as (
         {% endfor -%}
         {{ tasks }}.start_date
     from {{ tasks }}
-    where {{ tasks }}.built_at > {{ previous_build_time() }}
-    {%- if extra_trigger %}
-    union
-    select
-        {% for column in subject -%}
-        {{ tasks }}.{{ column }},
-        {% endfor -%}
-        {{ tasks }}.start_date
-    from {{ tasks }}
-    where {{ extra_trigger }}
-    {%- endif %}
+    where {{ trigger }}
+    {%- endfor %}
 ),
 
 candidate_keys as (

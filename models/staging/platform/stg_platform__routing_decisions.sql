@@ -15,29 +15,15 @@
 {#- Newest version of each routing decision (by created_at, then load order). A table ranking
     only the versions of decisions that received one since the previous build, like
     stg_platform__task_executions. -#}
-with source as (
+-- not materialized: versions_to_rank reads it twice, each time narrowed by an index
+with source as not materialized (
     select * from {{ source('platform', 'routing_decisions') }}
 ),
 
-{% if is_incremental() %}
-changed_decisions as (
-    select distinct source.id
-    from source
-    where source._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
-),
-
 decision_versions as (
-    select source.*
-    from source
-    where source.id in (select changed_decisions.id from changed_decisions)
+    {{ versions_to_rank('source') }}
 ),
 
-{% else %}
-decision_versions as (
-    select * from source
-),
-
-{% endif %}
 ranked as (
     select
         *,

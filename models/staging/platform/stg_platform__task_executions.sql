@@ -16,29 +16,15 @@
     row it closes), then the later load. A table, not a view: each build ranks only the
     versions of the tasks that received a version since the previous build (all of their
     versions, found through the raw (id, updated_at) index), so its cost follows new data. -#}
-with source as (
+-- not materialized: versions_to_rank reads it twice, each time narrowed by an index
+with source as not materialized (
     select * from {{ source('platform', 'task_executions') }}
 ),
 
-{% if is_incremental() %}
-changed_tasks as (
-    select distinct source.id
-    from source
-    where source._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
-),
-
 task_versions as (
-    select source.*
-    from source
-    where source.id in (select changed_tasks.id from changed_tasks)
+    {{ versions_to_rank('source') }}
 ),
 
-{% else %}
-task_versions as (
-    select * from source
-),
-
-{% endif %}
 versioned as (
     select
         *,
