@@ -4,7 +4,21 @@
 
 {#- The watermark of the previous build of this model (0 when empty). -#}
 {% macro previous_watermark() -%}
-    (select coalesce(max(built_from_batch_id), 0) from {{ this }})
+    {{ stored_value('select coalesce(max(built_from_batch_id), 0) from ' ~ this, 'bigint') }}
+{%- endmacro %}
+
+{#- The value of `query` (one row, one column) over this model's stored rows, as a typed
+    literal read when the model runs: PostgreSQL plans `batch_id > 1234` from its statistics,
+    where `batch_id > (select max(...))` gets a generic estimate (a third of the table) and
+    a plan that reads every row. Before execution (parsing) and outside incremental runs, the
+    query itself as a subquery. -#}
+{% macro stored_value(query, type) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
+        '{{ value }}'::{{ type }}
+    {%- else -%}
+        ({{ query }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The watermark of this build. -#}
@@ -25,7 +39,9 @@
 {#- When this model last rebuilt any row ('-infinity' when empty). Rows of upstream marts
     rebuilt after it (for whatever reason) are changes to take in. -#}
 {% macro previous_build_time() -%}
-    (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ this }})
+    {{ stored_value(
+        "select coalesce(max(built_at), '-infinity'::timestamptz) from " ~ this, 'timestamptz'
+    ) }}
 {%- endmacro %}
 
 {#- Periods a rollup must not rebuild any more: those holding a day whose daily row exists

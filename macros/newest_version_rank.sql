@@ -25,7 +25,9 @@
     where versions.id in (
         select changed.id
         from {{ source }} as changed
-        where changed._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
+        where changed._batch_id > {{ stored_value(
+            'select coalesce(max(last_batch_id), 0) from ' ~ this, 'bigint'
+        ) }}
     )
     {%- endif %}
 {%- endmacro %}
