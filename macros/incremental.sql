@@ -30,10 +30,10 @@
     such a task belongs to now and belonged to before. -#}
 {% macro changed_task_versions() -%}
     select * from {{ ref('stg_platform__task_execution_versions') }}
-    where task_execution_id in (
+    where task_execution_id = any(array(
         select task_execution_id from {{ ref('stg_platform__task_execution_versions') }}
         where batch_id > {{ previous_watermark() }}
-    )
+    ))
 {%- endmacro %}
 
 {#- When this model last rebuilt any row ('-infinity' when empty). Rows of upstream marts
@@ -74,7 +74,10 @@
                     < {{ utc_midnight("(previous_days.metric_date + 1)") }}
                     {% for column in subject -%}
                     and remaining.{{ column }} = previous_days.{{ column }}
-                    {% endfor %}
+                    {% endfor -%}
+                -- offset 0 keeps it a probe per day through the (subject, start_time)
+                -- index; as an anti-join PostgreSQL may read every task
+                offset 0
             )
             and not exists (
                 select 1 from {{ affected_days }} as changed
