@@ -8,3 +8,6 @@ drop index raw.task_executions_batch_idx;
 create unique index routing_decisions_batch_line_idx
     on raw.routing_decisions (_batch_id, _source_line);
 drop index raw.routing_decisions_batch_idx;
+-- Versions loaded on a given day (late-arrival counts of data_quality_daily): rows arrive in
+-- load order, so a BRIN index on the load time is tiny and narrows a day to its blocks.
+create index task_executions_loaded_at_brin on raw.task_executions using brin (_loaded_at);
