@@ -28,11 +28,11 @@
 
 {#- Every version of the tasks that received a version since the previous build: the periods
     such a task belongs to now and belonged to before. -#}
-{% macro changed_task_versions() -%}
+{% macro changed_task_versions(watermark=none) -%}
     select * from {{ ref('stg_platform__task_execution_versions') }}
     where task_execution_id = any(array(
         select task_execution_id from {{ ref('stg_platform__task_execution_versions') }}
-        where batch_id > {{ previous_watermark() }}
+        where batch_id > {{ watermark if watermark is not none else previous_watermark() }}
     ))
 {%- endmacro %}
 

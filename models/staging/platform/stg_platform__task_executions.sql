@@ -8,6 +8,7 @@
             {'columns': ['task_execution_id'], 'unique': true},
             {'columns': ['last_batch_id']},
             {'columns': ['built_at']},
+            {'columns': ['started_at']},
         ],
     )
 }}
