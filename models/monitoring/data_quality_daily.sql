@@ -219,16 +219,19 @@ ordered_versions as (
     from {% if is_incremental() %}late_candidates{% else %}versions{% endif %}
 ),
 
+late_versions as (
+    select * from ordered_versions
+    where updated_at < newest_earlier_updated_at
+),
+
 late_days as (
     select
         {{ utc_date('loaded_at') }} as metric_date,
         count(*) as late_arriving_versions
-    from ordered_versions
-    where
-        updated_at < newest_earlier_updated_at
-        {%- if is_incremental() %}
-        and {{ utc_date('loaded_at') }} in (select load_days.metric_date from load_days)
-        {%- endif %}
+    from late_versions
+    {%- if is_incremental() %}
+    where {{ utc_date('loaded_at') }} in (select load_days.metric_date from load_days)
+    {%- endif %}
     group by metric_date
     {%- if is_incremental() %}
     union all

@@ -27,15 +27,16 @@
 -- not materialized: narrowed by the staging table's unique index
 with checked as not materialized (
     select * from {{ ref('int_task_executions_checked') }}
+    {%- if is_incremental() %}
+    where task_execution_id = any(array(
+        {{ tasks_to_check_again() }}
+    ))
+    {%- endif %}
 ),
 
 quarantined as (
     select * from checked
-    where
-        checked.quarantine_reason is not null
-        {%- if is_incremental() %}
-        and checked.task_execution_id = any(array({{ tasks_to_check_again() }}))
-        {%- endif %}
+    where quarantine_reason is not null
 ),
 
 final as (
