@@ -421,6 +421,7 @@ def test_loads_committing_while_a_build_runs_are_all_in_the_next_build(connectio
             lambda: build.poll() is not None or advisory_waiters(connection, HORIZON_LOCK) != [],
             "the build waits for the late load, or ends",
         )
+        waited_for_the_late_load = build.poll() is None  # (before the fix it had ended)
     late_load.join()
     assert late[0].batch_id < on_time.batch_id
     during: list = []
