@@ -450,17 +450,15 @@ def test_loads_committing_while_a_build_runs_are_all_in_the_next_build(connectio
     assert raw_rejected == rejected
     assert raw_tasks == summary.distinct_tasks
     assert (mart_tasks, quarantine) == (summary.distinct_tasks - quarantined, quarantined)
-    assert (
-        scalar(
-            connection,
-            "select sum(abs(raw_vs_mart_task_difference)) from monitoring.reconciliation_daily",
-        )
-        == 0
+    assert waited_for_the_late_load  # its horizon was taken once the late load committed
+    reconciliation = (
+        "select sum(abs(raw_vs_mart_task_difference)) from monitoring.reconciliation_daily"
     )
-    assert scalar(
-        connection,
-        """
+    assert scalar(connection, reconciliation) == 0
+    decisions_of_mart_tasks = """
         select count(distinct decisions.id) from raw.routing_decisions as decisions
         inner join analytics.task_executions as tasks on decisions.task_execution_id = tasks.id
-    """,
-    ) == scalar(connection, "select count(*) from analytics.routing_decisions")
+    """
+    assert scalar(connection, decisions_of_mart_tasks) == scalar(
+        connection, "select count(*) from analytics.routing_decisions"
+    )
