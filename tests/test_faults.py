@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -28,6 +28,7 @@ from psycopg import sql
 from tests.conftest import FIXED_AS_OF
 from warehouse import settings
 from warehouse.dbt import dbt_environment
+from warehouse.ingest.contract import TABLES
 from warehouse.ingest.loader import load_paths
 from warehouse.synthetic.chaos import QUARANTINE_KINDS, REJECTION_KINDS
 from warehouse.synthetic.generator import GenerationSummary, GeneratorConfig, generate
@@ -265,74 +266,59 @@ def test_a_load_killed_mid_file_leaves_nothing_and_its_rerun_loads_the_file_once
         assert loader.wait() == -signal.SIGKILL
     wait_for_backends_to_end(connection, [backend])
 
-    for table in (
-        "organizations",
-        "teams",
-        "users",
-        "provider_pricing",
-        "task_executions",
-        "routing_decisions",
-    ):
-        assert (
-            scalar(connection, f"select count(*) from raw.{table} where _batch_id = %s", batch_id)
-            == 0
-        ), table
-    assert (
-        scalar(connection, "select count(*) from raw.rejected_rows where batch_id = %s", batch_id)
-        == 0
-    )
-    assert (
-        scalar(
-            connection,
-            "select count(*) from raw.load_batches where batch_id = %s or source_file = %s",
-            batch_id,
-            str(tasks),
+    of_the_batch = {
+        table: scalar(
+            connection, f"select count(*) from raw.{table} where _batch_id = %s", batch_id
         )
-        == 0
+        for table in TABLES
+    }
+    of_the_batch["rejected_rows"] = scalar(
+        connection, "select count(*) from raw.rejected_rows where batch_id = %s", batch_id
     )
+    of_the_batch["load_batches"] = scalar(
+        connection, "select count(*) from raw.load_batches where batch_id = %s", batch_id
+    )
+    assert of_the_batch == dict.fromkeys(of_the_batch, 0)
+    assert landed(connection, tasks) == (0, 0, [])
     assert scalar(connection, "select count(*) from raw.task_executions") == loaded_before
 
     (rerun,) = load_paths(connection, [tasks])
-    assert (rerun.status, rerun.rows_read) == ("loaded", lines)
-    assert rerun.rows_loaded + rerun.rows_rejected == lines
-    assert (
-        scalar(
-            connection,
-            "select count(*) from raw.task_executions where _source_file = %s",
-            str(tasks),
-        )
-        == rerun.rows_loaded
+    assert (rerun.status, rerun.rows_read, rerun.rows_loaded + rerun.rows_rejected) == (
+        "loaded",
+        lines,
+        lines,
     )
-    assert (
-        scalar(
-            connection, "select count(*) from raw.rejected_rows where source_file = %s", str(tasks)
-        )
-        == rerun.rows_rejected
-    )
+    assert landed(connection, tasks) == (rerun.rows_loaded, rerun.rows_rejected, ["loaded"])
     (third,) = load_paths(connection, [tasks])
     assert (third.status, third.batch_id) == ("skipped", rerun.batch_id)
-    assert (
+    assert landed(connection, tasks) == (rerun.rows_loaded, rerun.rows_rejected, ["loaded"])
+
+
+def landed(connection: psycopg.Connection, path: Path) -> tuple[int, int, list[str]]:
+    """What raw holds of one file: its rows, its rejected rows, the status of its batches."""
+    name = str(path)
+    return (
         scalar(
-            connection,
-            "select count(*) from raw.task_executions where _source_file = %s",
-            str(tasks),
-        )
-        == rerun.rows_loaded
+            connection, "select count(*) from raw.task_executions where _source_file = %s", name
+        ),
+        scalar(connection, "select count(*) from raw.rejected_rows where source_file = %s", name),
+        [
+            row[0]
+            for row in connection.execute(
+                "select status from raw.load_batches where source_file = %s order by batch_id",
+                (name,),
+            )
+        ],
     )
-    assert connection.execute(
-        "select status, count(*) from raw.load_batches where source_file = %s group by 1",
-        (str(tasks),),
-    ).fetchall() == [("loaded", 1)]
 
 
 def test_a_build_killed_mid_run_and_run_again_equals_an_uninterrupted_build(
     connection, dbt, other_database, monkeypatch, tmp_path
 ):
     landing, _ = landing_files(tmp_path, days=2)
-    first_day, second_day = END.replace(day=END.day - 1), END
     deliveries = [
-        [*reference(landing), *day_files(landing, first_day)],
-        list(day_files(landing, second_day)),
+        [*reference(landing), *day_files(landing, END - timedelta(days=1))],
+        list(day_files(landing, END)),
     ]
     load_paths(connection, deliveries[0])
     dbt(*WITHOUT_TESTS)
@@ -396,7 +382,7 @@ def test_loads_committing_while_a_build_runs_are_all_in_the_next_build(connectio
     arriving during the build. After the next build every task is in the marts or in
     quarantine, every bad line in rejected_rows, every decision of a mart task in the marts."""
     landing, summary = landing_files(tmp_path, days=3)
-    days = [END.replace(day=END.day - 2), END.replace(day=END.day - 1), END]
+    days = [END - timedelta(days=2), END - timedelta(days=1), END]
     load_paths(connection, [*reference(landing), *day_files(landing, days[0])])
     dbt(*WITHOUT_TESTS)
     late_tasks, on_time_tasks = day_files(landing, days[1])[0], day_files(landing, days[2])[0]
