@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from warehouse.ingest import columnar, loader
+from warehouse.ingest import columnar, csv_chunks, loader
 from warehouse.ingest.columnar import MAY_HOLD_FINDING, PYTHON_WHITESPACE, TIMESTAMP_TEXT
 from warehouse.ingest.contract import TABLES
 from warehouse.ingest.loader import load_paths
@@ -116,6 +116,12 @@ def tricky_csv(path: Path) -> Path:
             writer.writerow([*task(99), "one too many"])
     path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
     return path
+
+
+def csv_line(fields: list[str], quoting: int = csv.QUOTE_MINIMAL) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n", quoting=quoting).writerow(fields)
+    return buffer.getvalue()
 
 
 def raw_rows(connection: psycopg.Connection, batch_id: int) -> list[tuple]:
@@ -271,3 +277,77 @@ def test_every_fast_timestamp_is_an_iso_timestamp_to_python():
     assert matched == [True] * len(samples)
     for sample in samples:
         datetime.fromisoformat(sample)
+
+
+def one_line_csv(path: Path, tail: str = "\n") -> Path:
+    """The rows above that fit on one line, quoted only where needed, with a BOM: a file
+    pyarrow's parser may read (see csv_chunks). ``tail``: what follows the last row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    for row, _ in TRICKY_ROWS:
+        if not any("\n" in field or "\r" in field for field in row):
+            writer.writerow(row)
+    text = buffer.getvalue()[:-1] + tail
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    return path
+
+
+def python_resumes(monkeypatch) -> list[int]:
+    """Spy: the lines from which Python's reader took over, one per file read column-wise."""
+    resumed: list[int] = []
+    python_chunks = csv_chunks._python_chunks
+
+    def spy(landing_file, rows_per_chunk, resume_line):
+        resumed.append(resume_line)
+        return python_chunks(landing_file, rows_per_chunk, resume_line)
+
+    monkeypatch.setattr(csv_chunks, "_python_chunks", spy)
+    return resumed
+
+
+def assert_same_load(connection: psycopg.Connection, path: Path) -> tuple:
+    [per_row] = load_paths(connection, [path], per_row=True)
+    [fast] = load_paths(connection, [path], force=True)
+    assert (fast.status, fast.rows_read, fast.rows_loaded, fast.rows_rejected) == (
+        "loaded", per_row.rows_read, per_row.rows_loaded, per_row.rows_rejected,
+    )  # fmt: skip
+    assert raw_rows(connection, fast.batch_id) == raw_rows(connection, per_row.batch_id)
+    assert rejections(connection, fast.batch_id) == rejections(connection, per_row.batch_id)
+    return per_row, fast
+
+
+@pytest.mark.parametrize("tail", ["\n", ""])
+def test_a_one_line_per_row_file_is_parsed_by_pyarrow_with_the_same_result(
+    connection, tmp_path, monkeypatch, tail
+):
+    path = one_line_csv(tmp_path / "task_executions.csv", tail)
+    resumed = python_resumes(monkeypatch)
+
+    per_row, _ = assert_same_load(connection, path)
+
+    assert resumed == []  # pyarrow read every line
+    assert (per_row.rows_read, per_row.rows_loaded, per_row.rows_rejected) == (34, 21, 13)
+
+
+@pytest.mark.parametrize(
+    ("tail", "resume_line"),
+    [
+        ("\n\n" + ",".join(task(40)) + "\n", 36),  # an empty line
+        ("\n" + csv_line(task(41, task_description="two\nlines")), 36),  # a field spanning lines
+        ("\n" + csv_line(task(42), csv.QUOTE_ALL), 36),  # needless quotes
+        ("\r\n" + ",".join(task(43)) + "\r\n", 35),  # CRLF line ends
+        ("\nonly,three,fields\n", 36),  # a wrong field count
+    ],
+)
+def test_python_takes_over_where_the_pyarrow_proof_fails_and_the_result_is_the_same(
+    connection, tmp_path, monkeypatch, tail, resume_line
+):
+    monkeypatch.setattr(csv_chunks, "BLOCK_BYTES", 1500)  # several blocks read by pyarrow
+    path = one_line_csv(tmp_path / "task_executions.csv", tail)
+    resumed = python_resumes(monkeypatch)
+
+    assert_same_load(connection, path)
+
+    assert len(resumed) == 1
+    assert 2 < resumed[0] <= resume_line  # pyarrow read the blocks before it

@@ -36,9 +36,9 @@ import pyarrow.csv as pa_csv
 from psycopg.adapt import PyFormat, Transformer
 
 from warehouse.ingest.contract import ColumnType, Table
+from warehouse.ingest.csv_chunks import CsvChunk
 from warehouse.ingest.parsing import (
     CONVERTERS,
-    CsvChunk,
     FieldError,
     convert_row,
     csv_text,
@@ -166,16 +166,16 @@ def type_chunk(
     encoding: str,
 ) -> TypedChunk:
     """Type ``chunk`` for ``table``; ``lineage`` is (batch id, source file)."""
-    header, records = chunk.header, chunk.records
-    count = len(records)
-    columns = dict(zip(header, zip(*records, strict=True), strict=True)) if count else {}
+    header = chunk.header
+    count = len(chunk.lines)
+    columns = dict(zip(header, chunk.columns, strict=True))
     outputs: dict[str, pa.Array] = {}
     fast = _true(count)
     for column in table.columns:
         if column.name not in columns:  # absent from the file: NULL (never a required one)
             outputs[column.name] = pa.nulls(count, pa.string())
             continue
-        values = pa.array(columns[column.name], pa.string())
+        values = columns[column.name]
         blank = _matches(values, BLANK)
         output, ok = _fast_column(column.type, column.sanitize, values, blank)
         if column.required:
@@ -192,11 +192,12 @@ def type_chunk(
         accepted_mask = [False] * count
         accepted: list[dict[str, Any]] = []
         for index in slow:
-            fields = records[index]
+            fields = chunk.fields(index)
             typed, problems = convert_row(table, dict(zip(header, fields, strict=True)))
             if problems:
                 field, reason = rejection_reason(problems)
-                rejected.append((chunk.lines[index], field, reason, csv_text(fields)))
+                line = chunk.lines[index].as_py()
+                rejected.append((line, field, reason, csv_text(fields)))
             else:
                 accepted_mask[index] = True
                 accepted.append(typed)
@@ -215,7 +216,7 @@ def type_chunk(
     good = pa.table(outputs).filter(keep)
     rows = good.num_rows
     batch_id, source_file = lineage
-    lines = pc.filter(pa.array(chunk.lines, pa.int64()), keep)
+    lines = pc.filter(chunk.lines, keep)
     good = (
         good.append_column("_batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), rows))
         .append_column("_source_file", pa.repeat(pa.scalar(source_file, pa.string()), rows))

@@ -29,6 +29,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from warehouse.ingest.columnar import type_chunk
 from warehouse.ingest.contract import LINEAGE_COLUMNS, TABLES
+from warehouse.ingest.csv_chunks import read_csv_chunks
 from warehouse.ingest.migrations import apply_migrations
 from warehouse.ingest.parsing import (
     EXPECTED_NAMES,
@@ -37,7 +38,6 @@ from warehouse.ingest.parsing import (
     convert_row,
     is_silently_ignored,
     landing_file_for,
-    read_csv_chunks,
     read_rows,
     rejection_reason,
     why_not_a_landing_file,

@@ -199,61 +199,6 @@ def _read_csv(landing_file: LandingFile) -> Iterator[SourceRow]:
             ) from error
 
 
-@dataclass(frozen=True)
-class CsvChunk:
-    """Consecutive records of a CSV file, as ``_read_csv`` reads them: the ones with the
-    header's field count as field lists with their first line, the others already as rejected
-    ``SourceRow`` (empty lines are skipped, as there)."""
-
-    header: list[str]
-    lines: list[int]
-    records: list[list[str]]
-    malformed: list[SourceRow]
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.records) + len(self.malformed)
-
-
-def read_csv_chunks(landing_file: LandingFile, rows_per_chunk: int) -> Iterator[CsvChunk]:
-    """The records of a CSV landing file in chunks of ``rows_per_chunk`` well-formed records.
-
-    The same reader, header check, line numbers, skipped lines and errors as ``read_rows``;
-    only the original text of a well-formed record is not built here (the caller builds it for
-    the few it rejects, with ``csv_text``).
-    """
-    with _open_text(landing_file) as handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = _csv_header(landing_file, reader)
-            width = len(header)  # at least 1: every table has required columns
-            line = reader.line_num
-            lines: list[int] = []
-            records: list[list[str]] = []
-            malformed: list[SourceRow] = []
-            for fields in reader:
-                line_start, line = line + 1, reader.line_num
-                if len(fields) == width:
-                    lines.append(line_start)
-                    records.append(fields)
-                    if len(records) == rows_per_chunk:
-                        yield CsvChunk(header, lines, records, malformed)
-                        lines, records, malformed = [], [], []
-                elif fields:  # an empty list is an empty line: skipped
-                    malformed.append(_wrong_field_count(line_start, fields, width))
-            if records or malformed:
-                yield CsvChunk(header, lines, records, malformed)
-        except UnicodeDecodeError as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: not valid UTF-8 after line {reader.line_num}: "
-                f"{error.reason}"
-            ) from error
-        except csv.Error as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: line {reader.line_num}: malformed CSV: {error}"
-            ) from error
-
-
 def _read_jsonl(landing_file: LandingFile) -> Iterator[SourceRow]:
     with _open_text(landing_file) as handle:
         line = 0
