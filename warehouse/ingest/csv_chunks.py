@@ -91,7 +91,6 @@ def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
         _check_columns(landing_file, header)
         width = len(header)
         names = [f"f{index}" for index in range(width)]
-        read_options = pa_csv.ReadOptions(column_names=names, block_size=1 << 20)
         parse_options = pa_csv.ParseOptions(
             delimiter=",",
             quote_char='"',
@@ -123,13 +122,17 @@ def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
             try:
                 table = pa_csv.read_csv(
                     pa.BufferReader(body),
-                    read_options=read_options,
+                    # One block: the columns come out contiguous, as the check needs them.
+                    read_options=pa_csv.ReadOptions(column_names=names, block_size=len(body) + 1),
                     parse_options=parse_options,
                     convert_options=convert_options,
                 )
             except pa.ArrowException:
                 return line
-            columns = [column.combine_chunks() for column in table.columns]
+            columns = [
+                column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+                for column in table.columns
+            ]
             if table.num_rows != rows or not _writes_back_to(columns, body, limit):
                 return line
             for start in range(0, rows, rows_per_chunk):
@@ -145,25 +148,41 @@ def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
 
 def _writes_back_to(columns: list[pa.Array], body: bytes, limit: int) -> bool:
     """Are ``body``'s bytes exactly the rows of ``columns`` written back, each line ending in
-    a newline, a field quoted (quotes doubled) when it holds a comma, quote, CR or LF and bare
-    otherwise; and is every field at most ``limit`` characters?"""
+    a newline, a field quoted (quotes doubled) when it holds a comma or a quote and bare
+    otherwise; and is every field at most ``limit`` characters? (No field holds a CR or LF:
+    the caller checked that ``body`` has no CR and as many rows as newlines.)"""
     written = []
     for column in columns:
-        if len(column) and pc.max(pc.utf8_length(column)).as_py() > limit:
+        if len(column) == 0:
             return False
-        quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
-        written.append(pc.if_else(pc.match_substring_regex(column, NEEDS_QUOTES), quoted, column))
+        longest = pc.max(pc.binary_length(column)).as_py()
+        if longest > limit and pc.max(pc.utf8_length(column)).as_py() > limit:
+            return False
+        written.append(_written_back(column))
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*written, ","), "", "\n")
-    _, offsets_buffer, data = lines.buffers()
+    start, end, data = _string_data(lines)
+    return end - start == len(body) and data.slice(start, end - start).equals(pa.py_buffer(body))
+
+
+def _written_back(column: pa.Array) -> pa.Array:
+    """The column's fields as they are written in CSV: quoted where needed."""
+    start, end, data = _string_data(column)
+    text = data.slice(start, end - start).to_pybytes() if data is not None else b""
+    if b"," not in text and b'"' not in text:  # the usual case: no field needs quotes
+        return column
+    needs_quotes = pc.or_(pc.match_substring(column, ","), pc.match_substring(column, '"'))
+    chosen = pc.filter(column, needs_quotes)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(chosen, '"', '""'), '"', "")
+    return pc.replace_with_mask(column, needs_quotes, quoted)
+
+
+def _string_data(array: pa.Array) -> tuple[int, int, pa.Buffer | None]:
+    """Where a string array's characters are: (first byte, end byte, data buffer)."""
+    _, offsets_buffer, data = array.buffers()
     offsets = pa.Array.from_buffers(
-        pa.int32(), len(lines) + 1, [None, offsets_buffer], offset=lines.offset
+        pa.int32(), len(array) + 1, [None, offsets_buffer], offset=array.offset
     )
-    start, end = offsets[0].as_py(), offsets[-1].as_py()
-    return (
-        data is not None
-        and end - start == len(body)
-        and data.slice(start, end - start).equals(pa.py_buffer(body))
-    )
+    return offsets[0].as_py(), offsets[-1].as_py(), data
 
 
 def _python_chunks(
