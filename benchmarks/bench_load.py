@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds[name].append(time.perf_counter() - started)
             print(f"run {run + 1}: {name}: {seconds[name][-1]:.1f} s", file=sys.stderr)
     copy_median = statistics.median(seconds["psql \\copy (unindexed table)"])
-    without = f"; raw.task_executions without its {args.without}" if args.without else ""
+    dropped = {
+        "foreign-key": "foreign key",
+        "indexes": "indexes",
+        "both": "foreign key and indexes",
+    }
+    without = f"; raw.task_executions without its {dropped[args.without]}" if args.without else ""
     print(f"{rows:,} rows, {csv_path.stat().st_size / 1e6:,.0f} MB, {args.runs} runs{without}")
     print("| command | median s | runs s | rows/s | throughput vs \\copy |")
     print("|---|---:|---|---:|---:|")

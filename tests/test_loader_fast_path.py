@@ -221,6 +221,8 @@ def test_fast_path_stores_exactly_what_the_per_row_path_stores(
         b"id,task_id,user_id,organization_id,task_type,provider,start_time,status,updated_at\n"
         b"a,b,c,d,e,f,g,h,i\n\xff\xfe\n",  # invalid UTF-8
         b"id,task_id,user_id,organization_id,task_type,provider,start_time,status,updated_at\n"
+        b"a,b,c,d,e,f,g,h,\xed\xa0\x80\n",  # a UTF-8 encoded surrogate: not UTF-8 either
+        b"id,task_id,user_id,organization_id,task_type,provider,start_time,status,updated_at\n"
         b'"a,b\n',  # unexpected end of data inside quotes
     ],
 )

@@ -90,6 +90,8 @@ def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
         header = [column.strip() for column in fields]
         _check_columns(landing_file, header)
         width = len(header)
+        if width < 2:  # a line of one empty field would be an empty line to Python
+            return 1
         names = [f"f{index}" for index in range(width)]
         parse_options = pa_csv.ParseOptions(
             delimiter=",",
