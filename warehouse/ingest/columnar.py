@@ -209,9 +209,7 @@ def type_chunk(
                     outputs[name], mask, pa.array(texts, pa.string())
                 )
             keep = pc.or_(fast, mask)
-        rejected.sort(key=lambda item: item[0])
-    elif chunk.malformed:
-        rejected.sort(key=lambda item: item[0])
+    rejected.sort(key=lambda item: item[0])  # in line order, as the per-row path finds them
 
     good = pa.table(outputs).filter(keep)
     rows = good.num_rows

@@ -19,7 +19,7 @@ which files fail. ``read_csv_chunks`` gives the same records as Arrow columns, a
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -71,11 +71,17 @@ def read_csv_chunks(landing_file: LandingFile, rows_per_chunk: int) -> Iterator[
         yield from _python_chunks(landing_file, rows_per_chunk, resume_line)
 
 
-def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
+def _pyarrow_chunks(
+    landing_file: LandingFile, rows_per_chunk: int
+) -> Generator[CsvChunk, None, int | None]:
     """Chunks pyarrow parsed and the proof holds for; then the line Python's reader must
     resume from (None: the whole file was read)."""
     line = 2
-    with open(landing_file.path, "rb") as handle:
+    try:
+        handle = open(landing_file.path, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return 1  # Python's reader reports it
+    with handle:
         limit = csv.field_size_limit()
         first = handle.readline()
         if not first.endswith(b"\n") or b'"' in first or b"\r" in first:
@@ -88,7 +94,10 @@ def _pyarrow_chunks(landing_file: LandingFile, rows_per_chunk: int):
         if not text or max(map(len, fields)) > limit:  # an empty line is no header to Python
             return 1
         header = [column.strip() for column in fields]
-        _check_columns(landing_file, header)
+        try:
+            _check_columns(landing_file, header)
+        except LandingFileError:  # Python's reader reports it (or a decoding error before it)
+            return 1
         width = len(header)
         if width < 2:  # a line of one empty field would be an empty line to Python
             return 1
