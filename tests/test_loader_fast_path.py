@@ -216,6 +216,7 @@ def test_fast_path_stores_exactly_what_the_per_row_path_stores(
         b"a,b\x00,c,d,e,f,g,h,i\n",
         b"id,task_id\n",  # required columns missing
         b"",  # no header
+        b"id,colour\n\xff\n",  # an unknown column, and bad UTF-8 the decoder meets first
         b"id,task_id,user_id,organization_id,task_type,provider,start_time,status,updated_at\n"
         b'"a"b,c,d,e,f,g,h,i,j\n',  # malformed CSV (strict): the whole file fails
         b"id,task_id,user_id,organization_id,task_type,provider,start_time,status,updated_at\n"
