@@ -746,6 +746,8 @@ class Bench:
                 "'single-row inserts', 'insert', 'bench-inserts', 0, 'loaded', now()) "
                 "returning batch_id"
             ).fetchone()[0]
+            # (batch, line) is unique in the raw tables: each insert takes the next line
+            connection.execute("create sequence if not exists bench.insert_lines")
         folder = self.scratch / "pgbench-inserts"
         folder.mkdir()
         script = folder / "insert.sql"
@@ -754,7 +756,7 @@ class Bench:
             "provider, start_time, status, updated_at, _batch_id, _source_file, _source_line) "
             f"values (gen_random_uuid(), 'TASK-INSERT', '{user_id}', '{organization_id}', "
             f"'bug_fix', 'openai_codex', now(), 'pending', now(), {batch_id}, "
-            "'single-row inserts', 1);\n"
+            "'single-row inserts', nextval('bench.insert_lines'));\n"
         )
         command = [tool("pgbench"), "-n", "-c", "1", "-t", str(args.inserts), "-l",
                    "--log-prefix", str(folder / "log"), "-f", str(script)]  # fmt: skip
@@ -782,6 +784,7 @@ class Bench:
         with self.connect() as connection:  # leave the dataset as generated
             connection.execute("delete from raw.task_executions where _batch_id = %s", (batch_id,))
             connection.execute("delete from raw.load_batches where batch_id = %s", (batch_id,))
+            connection.execute("drop sequence bench.insert_lines")
 
     def report(self) -> None:
         args = self.args

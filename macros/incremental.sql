@@ -4,7 +4,21 @@
 
 {#- The watermark of the previous build of this model (0 when empty). -#}
 {% macro previous_watermark() -%}
-    (select coalesce(max(built_from_batch_id), 0) from {{ this }})
+    {{ stored_value('select coalesce(max(built_from_batch_id), 0) from ' ~ this, 'bigint') }}
+{%- endmacro %}
+
+{#- The value of `query` (one row, one column) over this model's stored rows, as a typed
+    literal read when the model runs: PostgreSQL plans `batch_id > 1234` from its statistics,
+    where `batch_id > (select max(...))` gets a generic estimate (a third of the table) and
+    a plan that reads every row. Before execution (parsing) and outside incremental runs, the
+    query itself as a subquery. -#}
+{% macro stored_value(query, type) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
+        '{{ value }}'::{{ type }}
+    {%- else -%}
+        ({{ query }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The watermark of this build. -#}
@@ -14,18 +28,20 @@
 
 {#- Every version of the tasks that received a version since the previous build: the periods
     such a task belongs to now and belonged to before. -#}
-{% macro changed_task_versions() -%}
+{% macro changed_task_versions(watermark=none) -%}
     select * from {{ ref('stg_platform__task_execution_versions') }}
-    where task_execution_id in (
+    where task_execution_id = any(array(
         select task_execution_id from {{ ref('stg_platform__task_execution_versions') }}
-        where batch_id > {{ previous_watermark() }}
-    )
+        where batch_id > {{ watermark if watermark is not none else previous_watermark() }}
+    ))
 {%- endmacro %}
 
 {#- When this model last rebuilt any row ('-infinity' when empty). Rows of upstream marts
     rebuilt after it (for whatever reason) are changes to take in. -#}
 {% macro previous_build_time() -%}
-    (select coalesce(max(built_at), '-infinity'::timestamptz) from {{ this }})
+    {{ stored_value(
+        "select coalesce(max(built_at), '-infinity'::timestamptz) from " ~ this, 'timestamptz'
+    ) }}
 {%- endmacro %}
 
 {#- Periods a rollup must not rebuild any more: those holding a day whose daily row exists
@@ -58,7 +74,10 @@
                     < {{ utc_midnight("(previous_days.metric_date + 1)") }}
                     {% for column in subject -%}
                     and remaining.{{ column }} = previous_days.{{ column }}
-                    {% endfor %}
+                    {% endfor -%}
+                -- offset 0 keeps it a probe per day through the (subject, start_time)
+                -- index; as an anti-join PostgreSQL may read every task
+                offset 0
             )
             and not exists (
                 select 1 from {{ affected_days }} as changed
@@ -86,4 +105,104 @@
         select coalesce(max(built_from_batch_id), 0) from {{ this }}
         where built_at < {{ run_started_at_literal() }}
     )
+{%- endmacro %}
+
+{#- Models whose rows can all go away (the monitoring lists, the day-by-day checks) keep the
+    watermark and time of their last build in monitoring.build_watermarks, one row per model,
+    written by their post-hook record_build_watermark() in the model's own transaction. -#}
+{% macro build_watermarks() -%}
+    {{ return(api.Relation.create(
+        database=target.database,
+        schema=generate_schema_name('monitoring', none),
+        identifier='build_watermarks',
+        type='table',
+    )) }}
+{%- endmacro %}
+
+{#- on-run-start: the table of build_watermarks(), when it does not exist yet. -#}
+{% macro create_build_watermarks() -%}
+    create schema if not exists {{ build_watermarks().schema }};
+    create table if not exists {{ build_watermarks() }} (
+        model text primary key,
+        built_from_batch_id bigint not null,
+        built_at timestamptz not null
+    )
+{%- endmacro %}
+
+{#- The watermark of this model's previous build, from build_watermarks() (0 when none). -#}
+{% macro stored_watermark() -%}
+    {{ stored_value(
+        'select coalesce(max(built_from_batch_id), 0) from ' ~ build_watermarks()
+        ~ " where model = '" ~ this.schema ~ '.' ~ this.identifier ~ "'", 'bigint'
+    ) }}
+{%- endmacro %}
+
+{#- When this model's previous build started, from build_watermarks() ('-infinity' when none). -#}
+{% macro stored_build_time() -%}
+    {{ stored_value(
+        "select coalesce(max(built_at), '-infinity'::timestamptz) from " ~ build_watermarks()
+        ~ " where model = '" ~ this.schema ~ '.' ~ this.identifier ~ "'", 'timestamptz'
+    ) }}
+{%- endmacro %}
+
+{#- post-hook: record this build's watermark and start time in build_watermarks(). -#}
+{% macro record_build_watermark() -%}
+    insert into {{ build_watermarks() }} as stored (model, built_from_batch_id, built_at)
+    values (
+        '{{ this.schema }}.{{ this.identifier }}',
+        {{ current_watermark() }},
+        {{ run_started_at_literal() }}
+    )
+    on conflict (model) do update
+    set built_from_batch_id = excluded.built_from_batch_id, built_at = excluded.built_at
+{%- endmacro %}
+
+{#- post-hook of a model keyed by task: delete the rows of the tasks `changed` selects
+    (task_execution_id) that this run did not rebuild, e.g. a task that left a monitoring list.
+    Nothing on a model's first build (no stored watermark yet). -#}
+{% macro delete_rows_not_rebuilt(changed, key='task_execution_id') -%}
+    {%- set stored = none -%}
+    {%- if execute -%}
+        {%- set stored = run_query(
+            'select built_from_batch_id from ' ~ build_watermarks()
+            ~ " where model = '" ~ this.schema ~ '.' ~ this.identifier ~ "'"
+        ).columns[0].values() -%}
+    {%- endif -%}
+    {%- if stored -%}
+    delete from {{ this }} as stale
+    where
+        stale.built_at < {{ run_started_at_literal() }}
+        and stale.{{ key }} = any(array({{ changed }}))
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The tasks with a version in a load batch after `watermark`. -#}
+{% macro tasks_with_versions_after(watermark) -%}
+    select distinct versions.task_execution_id
+    from {{ ref('stg_platform__task_execution_versions') }} as versions
+    where versions.batch_id > {{ watermark }}
+{%- endmacro %}
+
+{#- The tasks whose quarantine verdict may have changed since this model's previous build:
+    a new version, or a change to their organization or user (which decides unknown_*). -#}
+{% macro tasks_to_check_again() -%}
+    {#- joins from the (usually empty) changes: PostgreSQL skips the task table when the
+        hashed side is empty -#}
+    select tasks.task_execution_id
+    from {{ ref('stg_platform__task_executions') }} as tasks
+    where tasks.last_batch_id > {{ stored_watermark() }}
+    union
+    select tasks.task_execution_id
+    from {{ ref('stg_platform__organizations') }} as organizations
+    inner join {{ ref('stg_platform__task_executions') }} as tasks
+        on organizations.organization_id = tasks.organization_id
+    where organizations.batch_id > {{ stored_watermark() }}
+    union
+    select tasks.task_execution_id
+    from {{ ref('stg_platform__users') }} as user_rows
+    inner join {{ ref('stg_platform__task_executions') }} as tasks
+        on user_rows.user_id = tasks.user_id
+    where user_rows.batch_id > {{ stored_watermark() }}
 {%- endmacro %}

@@ -15,17 +15,24 @@
 {%- endmacro %}
 
 {#- The versions a newest-version table ranks (a select over `source`, a relation with the
-    raw columns id and _batch_id): on an incremental build, every version of the records that
-    received a version since the table's previous build (newest last_batch_id), found through
-    the raw (_batch_id) and (id, ...) indexes; else every version. -#}
+    raw columns id and _batch_id), up to the build's batch horizon: on an incremental build,
+    every version of the records that received a version since the table's previous build
+    (newest last_batch_id), found through the raw (_batch_id) and (id, ...) indexes; else every
+    version. -#}
 {% macro versions_to_rank(source) -%}
     select versions.*
     from {{ source }} as versions
-    {%- if is_incremental() %}
-    where versions.id in (
-        select changed.id
-        from {{ source }} as changed
-        where changed._batch_id > (select coalesce(max(last_batch_id), 0) from {{ this }})
-    )
-    {%- endif %}
+    where
+        versions._batch_id <= {{ batch_horizon() }}
+        {%- if is_incremental() %}
+        and versions.id in (
+            select changed.id
+            from {{ source }} as changed
+            where
+                changed._batch_id > {{ stored_value(
+                    'select coalesce(max(last_batch_id), 0) from ' ~ this, 'bigint'
+                ) }}
+                and changed._batch_id <= {{ batch_horizon() }}
+        )
+        {%- endif %}
 {%- endmacro %}

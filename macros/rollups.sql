@@ -79,14 +79,19 @@ period_keys as (
     {{ without_purged_periods('candidate_keys', subject, rows, 'affected_days') }}
 ),
 
+{#- lateral (kept apart by offset 0): each period key reads its own tasks through the
+    (subject, start_time) index, where a join may have PostgreSQL read every task of the
+    subject -#}
 task_periods as (
     select
-        {{ rows }}.*,
+        period_rows.*,
         period_keys.aggregation_period,
         period_keys.period_start
     from period_keys
-    inner join {{ rows }}
-        on
+    cross join lateral (
+        select {{ rows }}.*
+        from {{ rows }}
+        where
             {%- for column in subject %}
             {{ rows }}.{{ column }} = period_keys.{{ column }}
             and
@@ -94,6 +99,8 @@ task_periods as (
             {{ rows }}.start_time >= {{ utc_midnight('period_keys.period_start') }}
             and {{ rows }}.start_time < {{ utc_midnight(period_end(
                 'period_keys.aggregation_period', 'period_keys.period_start')) }}
+        offset 0
+    ) as period_rows
 ),
 
 {% else -%}

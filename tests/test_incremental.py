@@ -33,6 +33,8 @@ COMPARED = [
     ("analytics", "provider_performance_metrics"),
     ("monitoring", "quarantined_task_executions"),
     ("monitoring", "reconciliation_daily"),
+    ("monitoring", "invalid_status_transitions"),
+    ("monitoring", "data_quality_daily"),
 ]
 
 

@@ -25,11 +25,12 @@
     rebuilt since the last build (so is_latest_for_task is decided over all of the task's
     decisions); decisions of tasks that left the marts are deleted (post-hook; only tasks
     with a version since the previous build can have left). #}
-with decisions as (
+-- not materialized: read by several selects below, each of which narrows it by an index
+with decisions as not materialized (
     select * from {{ ref('stg_platform__routing_decisions') }}
 ),
 
-tasks as (
+tasks as not materialized (
     select * from {{ ref('task_executions') }}
 ),
 
@@ -47,9 +48,9 @@ tasks_to_refresh as (
     union
     select previous_build.task_execution_id from {{ this }} as previous_build
     where
-        previous_build.id in (
+        previous_build.id = any(array(
             select changed_decisions.routing_decision_id from changed_decisions
-        )
+        ))
     union
     select tasks.id from tasks
     where tasks.built_at > {{ previous_build_time() }}
@@ -58,8 +59,9 @@ tasks_to_refresh as (
 selected_decisions as (
     select decisions.*
     from decisions
-    inner join tasks_to_refresh
-        on decisions.task_execution_id = tasks_to_refresh.task_execution_id
+    where decisions.task_execution_id = any(array(
+        select tasks_to_refresh.task_execution_id from tasks_to_refresh
+    ))
 ),
 
 {% else %}

@@ -90,11 +90,12 @@ to_rebuild as (
         on previous_build.baseline_pricing_id = changed_prices.provider_pricing_id
 ),
 
+-- `= any(array(...))`: the ids reach the index of the staging table under int_task_costs, where a
+-- join would have PostgreSQL price every task first
 selected_costs as (
     select costs.*
     from costs
-    inner join to_rebuild
-        on costs.task_execution_id = to_rebuild.task_execution_id
+    where costs.task_execution_id = any(array(select task_execution_id from to_rebuild))
 ),
 
 {% else %}

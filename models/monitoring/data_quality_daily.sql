@@ -1,42 +1,114 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='metric_date',
+        incremental_strategy='delete+insert',
+        post_hook=[
+            "delete from {{ this }} where {{ dq_day_is_empty() }}",
+            "{{ record_build_watermark() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_batch_watermark') }}
+
 {#- Data quality day by day (UTC): what was loaded and rejected (by load day), what the tasks
     started that day look like (quarantine, prices, costs, failures, negative savings), invalid
     status transitions and versions that arrived after a newer one. Each metric has a status
     (ok, warning, critical) from the thresholds (dbt vars dq_*) applied to the exact counts
     (the percentages are rounded for display only); `status` is the worst of them. The days of
     the `dq_threshold_days` before the build's as_of are `is_in_judged_window`: the data tests
-    and the alert rules judge those days' statuses, so the two never disagree. -#}
+    and the alert rules judge those days' statuses, so the two never disagree.
+    Incremental: only the days a change since the previous build can touch are computed again
+    (load days of new batches; start, update and load days of every version of the tasks with
+    a new version; start days of the tasks rebuilt since; the 7 days after each, whose
+    trailing average they feed; days entering or leaving the judged window); a day left with
+    nothing to report is deleted (post-hook). -#}
+-- not materialized: each is read narrowed to the affected days, through an index
 with batches as (
     select * from {{ ref('stg_platform__load_batches') }}
 ),
 
-rejected as (
+rejected as not materialized (
     select * from {{ ref('stg_platform__rejected_rows') }}
 ),
 
-quarantined as (
+quarantined as not materialized (
     select * from {{ ref('quarantined_task_executions') }}
 ),
 
-transitions as (
+transitions as not materialized (
     select * from {{ ref('invalid_status_transitions') }}
 ),
 
-tasks as (
+tasks as not materialized (
     select * from {{ ref('task_executions') }}
 ),
 
-versions as (
+versions as not materialized (
     select * from {{ ref('stg_platform__task_execution_versions') }}
 ),
 
+{% if is_incremental() -%}
+new_versions as (
+    select * from versions
+    where versions.batch_id > {{ stored_watermark() }}
+),
+
+changed_versions as (
+    select * from versions
+    where versions.task_execution_id = any(array(
+        select new_versions.task_execution_id from new_versions
+    ))
+),
+
+changed_days as (
+    select batches.load_date as metric_date from batches
+    where batches.batch_id > {{ stored_watermark() }}
+    union
+    select rejected.rejected_date from rejected
+    where rejected.batch_id > {{ stored_watermark() }}
+    union
+    select changed_versions.start_date from changed_versions
+    union
+    select {{ utc_date('changed_versions.updated_at') }} from changed_versions
+    union
+    select tasks.start_date from tasks
+    where tasks.built_at > {{ stored_build_time() }}
+),
+
+-- versions loaded on these days: their late-arrival count changes
+load_days as (
+    select distinct {{ utc_date('new_versions.loaded_at') }} as metric_date
+    from new_versions
+),
+
+affected_days as (
+    select changed_days.metric_date + day_offsets.day_offset as metric_date
+    from changed_days
+    cross join generate_series(0, 7) as day_offsets (day_offset)
+    union
+    select load_days.metric_date from load_days
+    union
+    select previous_build.metric_date from {{ this }} as previous_build
+    where
+        previous_build.is_in_judged_window
+        != ({{ dq_in_judged_window('previous_build.metric_date') }})
+),
+
+{% endif -%}
 loads as (
     select
         load_date as metric_date,
+        count(*) as load_batches,
         count(*) filter (where status = 'failed') as failed_files,
         sum(rows_read) as rows_read,
         sum(rows_loaded) as rows_loaded,
         sum(rows_rejected) as rows_rejected
     from batches
+    {%- if is_incremental() %}
+    where batches.load_date in (select affected_days.metric_date from affected_days)
+    {%- endif %}
     group by load_date
 ),
 
@@ -46,6 +118,9 @@ rejection_counts as (
         reason_kind,
         count(*) as row_count
     from rejected
+    {%- if is_incremental() %}
+    where rejected.rejected_date in (select affected_days.metric_date from affected_days)
+    {%- endif %}
     group by rejected_date, reason_kind
 ),
 
@@ -63,6 +138,12 @@ quarantine_counts as (
         reason,
         count(*) as task_count
     from quarantined
+    {%- if is_incremental() %}
+    inner join affected_days
+        on
+            quarantined.start_time >= {{ utc_midnight('affected_days.metric_date') }}
+            and quarantined.start_time < {{ utc_midnight('(affected_days.metric_date + 1)') }}
+    {%- endif %}
     group by start_date, reason
 ),
 
@@ -80,6 +161,11 @@ transition_days as (
         transition_date as metric_date,
         count(*) as invalid_transitions
     from transitions
+    {%- if is_incremental() %}
+    where transitions.transition_date = any(array(
+        select affected_days.metric_date from affected_days
+    ))
+    {%- endif %}
     group by transition_date
 ),
 
@@ -93,9 +179,34 @@ task_days as (
         count(*) filter (where cost_source != 'pricing') as tasks_without_price,
         count(*) filter (where cost_usd is null or cost_usd < 0) as invalid_cost_tasks
     from tasks
+    {%- if is_incremental() %}
+    where tasks.start_date = any(array(select affected_days.metric_date from affected_days))
+    {%- endif %}
     group by start_date
 ),
 
+{% if is_incremental() -%}
+-- every version of the tasks with a version loaded on a load day (each day read through
+-- the raw load-time index: lateral, kept apart by offset 0); versions loaded earlier are what
+-- a late one is compared with
+late_candidates as (
+    select * from versions
+    where versions.task_execution_id = any(array(
+        select day_versions.task_execution_id
+        from load_days
+        cross join lateral (
+            select versions_of_day.task_execution_id
+            from versions as versions_of_day
+            where
+                versions_of_day.loaded_at >= {{ utc_midnight('load_days.metric_date') }}
+                and versions_of_day.loaded_at
+                < {{ utc_midnight('(load_days.metric_date + 1)') }}
+            offset 0
+        ) as day_versions
+    ))
+),
+
+{% endif -%}
 ordered_versions as (
     select
         loaded_at,
@@ -105,19 +216,40 @@ ordered_versions as (
             order by batch_id, source_line
             rows between unbounded preceding and 1 preceding
         ) as newest_earlier_updated_at
-    from versions
+    from {% if is_incremental() %}late_candidates{% else %}versions{% endif %}
+),
+
+late_versions as (
+    select * from ordered_versions
+    where updated_at < newest_earlier_updated_at
 ),
 
 late_days as (
     select
         {{ utc_date('loaded_at') }} as metric_date,
         count(*) as late_arriving_versions
-    from ordered_versions
-    where updated_at < newest_earlier_updated_at
+    from late_versions
+    {%- if is_incremental() %}
+    where {{ utc_date('loaded_at') }} in (select load_days.metric_date from load_days)
+    {%- endif %}
     group by metric_date
+    {%- if is_incremental() %}
+    union all
+    -- the other affected days: no version was loaded on them since, the count stands
+    select
+        previous_build.metric_date,
+        previous_build.late_arriving_versions
+    from {{ this }} as previous_build
+    where
+        previous_build.metric_date in (select affected_days.metric_date from affected_days)
+        and previous_build.metric_date not in (select load_days.metric_date from load_days)
+    {%- endif %}
 ),
 
 all_days as (
+    {%- if is_incremental() %}
+    select affected_days.metric_date from affected_days
+    {%- else %}
     select metric_date from loads
     union
     select metric_date from rejections
@@ -129,11 +261,13 @@ all_days as (
     select metric_date from task_days
     union
     select metric_date from late_days
+    {%- endif %}
 ),
 
 measured as (
     select
         all_days.metric_date,
+        coalesce(loads.load_batches, 0) as load_batches,
         coalesce(loads.rows_read, 0) as rows_read,
         coalesce(loads.rows_loaded, 0) as rows_loaded,
         coalesce(loads.rows_rejected, 0) as rows_rejected,
@@ -154,8 +288,7 @@ measured as (
         round(100.0 * task_days.failed_tasks / nullif(task_days.total_tasks, 0), 2)
             as failed_task_percentage,
         coalesce(task_days.total_tasks, 0) >= {{ var('dq_min_daily_tasks') }} as is_judged,
-        all_days.metric_date > {{ utc_date(as_of()) }} - {{ var('dq_threshold_days') }}
-            as is_in_judged_window
+        {{ dq_in_judged_window('all_days.metric_date') }} as is_in_judged_window
     from all_days
     left join loads on all_days.metric_date = loads.metric_date
     left join rejections on all_days.metric_date = rejections.metric_date
@@ -165,15 +298,36 @@ measured as (
     left join late_days on all_days.metric_date = late_days.metric_date
 ),
 
+-- the timed-out counts the trailing averages read: the days computed here and, on an
+-- incremental build, the stored days before them
+timeline as (
+    select
+        measured.metric_date,
+        measured.timed_out_tasks
+    from measured
+    {%- if is_incremental() %}
+    union all
+    select
+        previous_build.metric_date,
+        previous_build.timed_out_tasks
+    from {{ this }} as previous_build
+    where
+        previous_build.metric_date not in (select measured.metric_date from measured)
+        and previous_build.metric_date >= (select min(measured.metric_date) from measured) - 7
+    {%- endif %}
+),
+
 trended as (
     select
-        *,
-        -- days without a row had no timed-out tasks, hence the sum over a 7-day window / 7
+        measured.*,
+        -- days without a row had no timed-out tasks, hence the sum over 7 days / 7
         round(
             coalesce(
-                sum(timed_out_tasks) over (
-                    order by metric_date
-                    range between interval '7 days' preceding and interval '1 day' preceding
+                (
+                    select sum(timeline.timed_out_tasks) from timeline
+                    where
+                        timeline.metric_date >= measured.metric_date - 7
+                        and timeline.metric_date < measured.metric_date
                 ),
                 0
             ) / 7.0,

@@ -1,9 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='task_execution_id',
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['task_execution_id']},
+            {'columns': ['transition_date']},
+        ],
+        post_hook=[
+            "{{ delete_rows_not_rebuilt(tasks_with_versions_after(stored_watermark())) }}",
+            "{{ record_build_watermark() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_batch_watermark') }}
+
 {#- Status changes between consecutive versions of a task that the lifecycle does not allow
     (pending -> running -> completed | failed). Versions are ordered as in staging (updated_at,
     then lifecycle order, then load order); exact repeats of a status are not transitions, and
-    unknown statuses are the quarantine's (unknown_status), not counted here. -#}
-with versions as (
+    unknown statuses are the quarantine's (unknown_status), not counted here. Incremental: the
+    tasks with a version since the previous build are sequenced again (all their versions);
+    the rows of such a task that no longer has an invalid transition are deleted (post-hook). -#}
+-- not materialized: narrowed by the index on the raw task id
+with versions as not materialized (
     select * from {{ ref('stg_platform__task_execution_versions') }}
+),
+
+task_versions as (
+    select versions.* from versions
+    {%- if is_incremental() %}
+    where versions.task_execution_id = any(array(
+        {{ tasks_with_versions_after(stored_watermark()) }}
+    ))
+    {%- endif %}
 ),
 
 distinct_versions as (
@@ -13,7 +43,7 @@ distinct_versions as (
         updated_at,
         batch_id,
         {{ status_lifecycle_rank('status') }} as status_rank
-    from versions
+    from task_versions
     order by task_execution_id, status, updated_at, batch_id
 ),
 
@@ -37,7 +67,8 @@ final as (
         to_status,
         transitioned_at,
         {{ utc_date('transitioned_at') }} as transition_date,
-        batch_id
+        batch_id,
+        {{ run_started_at_literal() }} as built_at
     from sequenced
     where
         from_status in ('pending', 'running', 'completed', 'failed')

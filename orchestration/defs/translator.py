@@ -10,6 +10,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 RAW_SCHEMA = "raw"
+# dbt sources that dbt runs write for themselves (docs/concurrency.md: the batch horizon taken
+# on-run-start), not data the load brings: no asset, no lineage edge.
+DBT_BOOKKEEPING_SOURCES = {"batch_horizons"}
 # The catalogues the warehouse owns (dbt seeds: providers, task types, pricing tiers).
 SEEDS_GROUP = "seeds"
 # Marts are built by the daily build (and refreshed hourly); older than a day warns, and an
@@ -50,6 +53,11 @@ class WarehouseTranslator(DagsterDbtTranslator):
         materialized = props.get("config", {}).get("materialized")
         if layer(props) == "marts" and materialized in ("table", "incremental"):
             spec = spec.replace_attributes(freshness_policy=MART_FRESHNESS)
+        bookkeeping = {raw_asset_key(name) for name in DBT_BOOKKEEPING_SOURCES}
+        if any(dep.asset_key in bookkeeping for dep in spec.deps):
+            spec = spec.replace_attributes(
+                deps=[dep for dep in spec.deps if dep.asset_key not in bookkeeping]
+            )
         return spec
 
 

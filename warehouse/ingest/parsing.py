@@ -150,34 +150,42 @@ def _open_text(landing_file: LandingFile) -> io.TextIOWrapper:
         raise LandingFileError(f"{landing_file.display_name}: cannot open: {error}") from error
 
 
-def _csv_text(fields: list[str]) -> str:
+def csv_text(fields: list[str]) -> str:
+    """A record's fields as one CSV line: the original text kept with a rejected row."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(fields)
     return buffer.getvalue()
+
+
+def _csv_header(landing_file: LandingFile, reader: Any) -> list[str]:
+    """The first record of ``reader``, stripped and checked against the contract."""
+    header = next(reader, None)
+    if header is None:
+        raise LandingFileError(f"{landing_file.display_name}: empty file, no header row")
+    header = [column.strip() for column in header]
+    _check_columns(landing_file, header)
+    return header
+
+
+def _wrong_field_count(line: int, fields: list[str], width: int) -> SourceRow:
+    return SourceRow(
+        line, None, csv_text(fields), ("<row>", f"expected {width} fields, found {len(fields)}")
+    )
 
 
 def _read_csv(landing_file: LandingFile) -> Iterator[SourceRow]:
     with _open_text(landing_file) as handle:
         reader = csv.reader(handle, strict=True)
         try:
-            header = next(reader, None)
-            if header is None:
-                raise LandingFileError(f"{landing_file.display_name}: empty file, no header row")
-            header = [column.strip() for column in header]
-            _check_columns(landing_file, header)
+            header = _csv_header(landing_file, reader)
             line = reader.line_num
             for fields in reader:
                 line_start, line = line + 1, reader.line_num
-                original = _csv_text(fields)
+                original = csv_text(fields)
                 if fields == []:
                     continue
                 if len(fields) != len(header):
-                    yield SourceRow(
-                        line_start,
-                        None,
-                        original,
-                        ("<row>", f"expected {len(header)} fields, found {len(fields)}"),
-                    )
+                    yield _wrong_field_count(line_start, fields, len(header))
                     continue
                 yield SourceRow(line_start, dict(zip(header, fields, strict=True)), original)
         except UnicodeDecodeError as error:
@@ -258,6 +266,15 @@ def convert_row(table: Table, values: dict[str, Any]) -> tuple[dict[str, Any], l
         if column.required and typed.get(column.name) is None and column.name not in flagged:
             problems.append(Rejection(column.name, "missing required field"))
     return typed, problems
+
+
+def rejection_reason(problems: list[Rejection]) -> tuple[str, str]:
+    """The field and reason stored for a rejected row: its first problem, then the others."""
+    first, *others = problems
+    reason = first.reason
+    if others:
+        reason += "; also " + "; ".join(f"{p.field}: {p.reason}" for p in others)
+    return first.field, reason
 
 
 def convert_value(column: Column, value: Any) -> Any:

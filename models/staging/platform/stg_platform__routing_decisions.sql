@@ -8,6 +8,7 @@
             {'columns': ['routing_decision_id'], 'unique': true},
             {'columns': ['task_execution_id']},
             {'columns': ['last_batch_id']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -51,6 +52,7 @@ final as (
         created_at,
         version_count,
         last_batch_id,
+        {{ run_started_at_literal() }} as built_at,
         _loaded_at as loaded_at,
         _batch_id as batch_id
     from ranked

@@ -7,6 +7,8 @@
         indexes=[
             {'columns': ['task_execution_id'], 'unique': true},
             {'columns': ['last_batch_id']},
+            {'columns': ['built_at']},
+            {'columns': ['started_at']},
         ],
     )
 }}
@@ -78,6 +80,7 @@ final as (
         version_count,
         first_loaded_at,
         last_batch_id,
+        {{ run_started_at_literal() }} as built_at,
         _loaded_at as loaded_at,
         _batch_id as batch_id,
         normalized_status not in ('pending', 'running', 'completed', 'failed')
