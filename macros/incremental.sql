@@ -101,10 +101,10 @@
 {#- The watermark of this model's rows that this run did not rebuild: the watermark of its
     previous build, still known in a post-hook (after this run's rows were inserted). -#}
 {% macro watermark_before_this_run() -%}
-    (
-        select coalesce(max(built_from_batch_id), 0) from {{ this }}
-        where built_at < {{ run_started_at_literal() }}
-    )
+    {{ stored_value(
+        'select coalesce(max(built_from_batch_id), 0) from ' ~ this
+        ~ ' where built_at < ' ~ run_started_at_literal(), 'bigint'
+    ) }}
 {%- endmacro %}
 
 {#- Models whose rows can all go away (the monitoring lists, the day-by-day checks) keep the

@@ -199,3 +199,11 @@ group by {{ period_key | join(', ') }}
         on {{ keys_match(base, relation, key) }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The task columns the rollups read. Their import CTE names them rather than `select *`: the
+    rows of the periods a build computes are materialized once (several aggregates read
+    them), and the task's free text and JSON would multiply what is written to disk. -#}
+{% macro rollup_task_columns() -%}
+    id, organization_id, user_id, provider, task_type, status, start_time, start_date,
+    duration_ms, tokens_used, cost_usd, baseline_cost_usd, savings_usd, built_at
+{%- endmacro %}

@@ -10,7 +10,7 @@
     refreshed: periods whose raw rows were purged by retention are kept. #}
 -- not materialized: read by several selects, each narrowing it by an index
 with tasks as not materialized (
-    select * from {{ ref('task_executions') }}
+    select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
 ),
 
 users as (

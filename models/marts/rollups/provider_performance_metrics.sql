@@ -10,7 +10,7 @@
     routing decisions changed is rebuilt too. Never fully refreshed. #}
 -- not materialized: read by several selects, each narrowing it by an index
 with tasks as not materialized (
-    select * from {{ ref('task_executions') }}
+    select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
 ),
 
 decisions as (

@@ -5,7 +5,7 @@
     rollup_periods; never fully refreshed. #}
 -- not materialized: read by several selects, each narrowing it by an index
 with tasks as not materialized (
-    select * from {{ ref('task_executions') }}
+    select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
 ),
 
 {{ rollup_periods('tasks', 'tasks', ['user_id'], ['daily', 'weekly', 'monthly']) }}
