@@ -15,9 +15,16 @@
     {%- if execute and not is_full_test_sweep() and not config.get('full_table', false) -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') -%}
         {%- if 'built_at' in columns | list -%}
-            {%- do conditions.append(
-                'built_at = (select max(latest.built_at) from ' ~ relation ~ ' as latest)'
-            ) -%}
+            {#- a literal, read now: PostgreSQL plans `built_at = <that time>` through the
+                built_at index, where a subquery's generic estimate made it scan the table -#}
+            {%- set latest = run_query(
+                'select max(built_at)::text from ' ~ relation
+            ).columns[0].values()[0] -%}
+            {%- if latest is none -%}
+                {%- do conditions.append('false') -%}
+            {%- else -%}
+                {%- do conditions.append("built_at = '" ~ latest ~ "'::timestamptz") -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
