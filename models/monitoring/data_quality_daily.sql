@@ -56,10 +56,7 @@ new_versions as (
 ),
 
 changed_versions as (
-    select * from versions
-    where versions.task_execution_id = any(array(
-        select new_versions.task_execution_id from new_versions
-    ))
+    {{ changed_task_versions(stored_watermark()) }}
 ),
 
 changed_days as (

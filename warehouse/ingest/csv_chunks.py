@@ -34,6 +34,7 @@ from warehouse.ingest.parsing import (
     _csv_header,
     _open_text,
     _wrong_field_count,
+    csv_read_errors,
 )
 
 BLOCK_BYTES = 16 << 20  # bytes of lines pyarrow parses at a time
@@ -202,7 +203,7 @@ def _python_chunks(
     """Python's reader over the whole file, yielding the records from ``resume_line`` on."""
     with _open_text(landing_file) as handle:
         reader = csv.reader(handle, strict=True)
-        try:
+        with csv_read_errors(landing_file, reader):
             header = _csv_header(landing_file, reader)
             width = len(header)  # at least 1: every table has required columns
             line = reader.line_num
@@ -223,15 +224,6 @@ def _python_chunks(
                     malformed.append(_wrong_field_count(line_start, fields, width))
             if records or malformed:
                 yield _python_chunk(header, lines, records, malformed)
-        except UnicodeDecodeError as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: not valid UTF-8 after line {reader.line_num}: "
-                f"{error.reason}"
-            ) from error
-        except csv.Error as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: line {reader.line_num}: malformed CSV: {error}"
-            ) from error
 
 
 def _python_chunk(

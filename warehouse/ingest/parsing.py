@@ -8,6 +8,7 @@ read at all raises ``LandingFileError`` naming the file (and line, where there i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
@@ -173,10 +174,27 @@ def _wrong_field_count(line: int, fields: list[str], width: int) -> SourceRow:
     )
 
 
+@contextlib.contextmanager
+def csv_read_errors(landing_file: LandingFile, reader: Any) -> Iterator[None]:
+    """Turn what Python's CSV reader raises while reading into ``LandingFileError`` naming the
+    file and line (the per-row and the column-wise paths say the same)."""
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise LandingFileError(
+            f"{landing_file.display_name}: not valid UTF-8 after line {reader.line_num}: "
+            f"{error.reason}"
+        ) from error
+    except csv.Error as error:
+        raise LandingFileError(
+            f"{landing_file.display_name}: line {reader.line_num}: malformed CSV: {error}"
+        ) from error
+
+
 def _read_csv(landing_file: LandingFile) -> Iterator[SourceRow]:
     with _open_text(landing_file) as handle:
         reader = csv.reader(handle, strict=True)
-        try:
+        with csv_read_errors(landing_file, reader):
             header = _csv_header(landing_file, reader)
             line = reader.line_num
             for fields in reader:
@@ -188,15 +206,6 @@ def _read_csv(landing_file: LandingFile) -> Iterator[SourceRow]:
                     yield _wrong_field_count(line_start, fields, len(header))
                     continue
                 yield SourceRow(line_start, dict(zip(header, fields, strict=True)), original)
-        except UnicodeDecodeError as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: not valid UTF-8 after line {reader.line_num}: "
-                f"{error.reason}"
-            ) from error
-        except csv.Error as error:
-            raise LandingFileError(
-                f"{landing_file.display_name}: line {reader.line_num}: malformed CSV: {error}"
-            ) from error
 
 
 def _read_jsonl(landing_file: LandingFile) -> Iterator[SourceRow]:
