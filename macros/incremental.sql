@@ -206,3 +206,16 @@
         on user_rows.user_id = tasks.user_id
     where user_rows.batch_id > {{ stored_watermark() }}
 {%- endmacro %}
+
+{#- post-hook of every model: statistics for a table this run created (a table model, the first
+    or a full-refresh build of an incremental one). Without them the next build's plans are
+    guesses until autovacuum gets there: measured at 1 M tasks, the first incremental build
+    after a first build ran one rollup for 193 s instead of 2 s. An incremental run's delta
+    leaves the statistics good enough and autovacuum follows. -#}
+{% macro analyze_created_table() -%}
+    {%- if model.config.materialized in ('table', 'incremental') and not is_incremental() -%}
+    analyze {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,31 +1,38 @@
 {#- The pipeline the three rollups (organization_analytics, user_analytics,
     provider_performance_metrics) share; each model keeps its subject, measures and triggers. -#}
 
-{#- CTEs (to follow a `with ...,` list; ends with a comma) that give the task rows a rollup
-    aggregates, one per period they belong to:
+{#- CTEs (to follow a `with ...,` list; ends with a comma) that give a rollup the rows of the
+    periods it builds, one per period they belong to:
     - period_keys: the (subject, aggregation_period, period_start) to build; period_start is a
       date, or a timestamp (UTC wall-clock time) when `kinds` has 'hourly'. A full build takes
       every period with a row. An incremental build takes the periods of the days a change
       touched: days of every version of a task that received a version since the previous
       build (where it belongs now and belonged before), days of tasks rebuilt since this
       model's last build, and days of tasks matching `extra_trigger`; minus the periods frozen
-      by retention (without_purged_periods);
-    - task_periods: the rows of those periods, each with its aggregation_period and
-      period_start. An incremental build finds them from the keys (subject and start-time
-      range: an index on the subject columns and start_time serves it), so its cost follows
-      the periods rebuilt, not the history.
+      by retention (without_purged_periods; a day's own key is never frozen: it is a day that
+      changed).
+    - day_periods (with `days`): the rows of `days`, a model with one row per subject and
+      start_date (the day's additive state: counts, exact sums, breakdowns), of the daily,
+      weekly and monthly periods to build, each with its aggregation_period and period_start.
+      A week or a month is computed from at most 31 day rows per subject, never from its tasks,
+      so an incremental build's cost follows the days that changed, not the history.
+    - task_periods: the rows of `rows` of the periods to build (with `days`: of the hourly
+      periods only, when `kinds` has 'hourly'). An incremental build reads them per key
+      (subject and start-time range: an index on the subject columns and start_time serves it).
     `tasks` is a CTE of every mart task (for the triggers); `rows` is the CTE of the rows
     measured (tasks, or a subset such as finished tasks), with the subject columns, start_time
     and start_date; both should be `not materialized` (each is read several times, always
     narrowed). `subject` lists the subject columns; `extra_trigger` is a SQL condition over
     `tasks` marking more tasks whose days to rebuild (or none). -#}
-{% macro rollup_periods(tasks, rows, subject, kinds, extra_trigger=none) -%}
+{% macro rollup_periods(tasks, rows, subject, kinds, extra_trigger=none, days=none) -%}
 {#- what the incremental branch reads, referenced here so that dbt knows the model needs it
     even while parsing (when is_incremental() is false) -#}
 {%- do ref('stg_platform__task_execution_versions') -%}
 {%- do ref('int_batch_watermark') -%}
 {%- set period_key = subject + ['aggregation_period', 'period_start'] -%}
 {%- set daily_kinds = kinds | reject('equalto', 'hourly') | list -%}
+{%- set task_kinds = (['hourly'] if 'hourly' in kinds else []) if days else kinds -%}
+{%- set start_type = '::timestamp' if 'hourly' in kinds else '' -%}
 {% if is_incremental() -%}
 affected_days as (
     select
@@ -55,7 +62,7 @@ candidate_keys as (
         {% endfor -%}
         period_kinds.aggregation_period,
         {{ period_start_date('period_kinds.aggregation_period', 'affected_days.start_date') }}
-        {%- if 'hourly' in kinds %}::timestamp{% endif %} as period_start
+        {{- start_type }} as period_start
     from affected_days
     cross join {{ period_kinds(daily_kinds) }}
     {%- if 'hourly' in kinds %}
@@ -76,12 +83,40 @@ candidate_keys as (
 ),
 
 period_keys as (
+    {%- if kinds == ['daily'] %}
+    select * from candidate_keys
+    {%- else %}
     {{ without_purged_periods('candidate_keys', subject, rows, 'affected_days') }}
+    {%- endif %}
 ),
 
-{#- lateral (kept apart by offset 0): each period key reads its own tasks through the
-    (subject, start_time) index, where a join may have PostgreSQL read every task of the
-    subject -#}
+{#- lateral (kept apart by offset 0): each period key reads its own rows through the index
+    on (subject, start), where a join may have PostgreSQL read every row of the subject -#}
+{% if days -%}
+day_periods as (
+    select
+        period_days.*,
+        period_keys.aggregation_period,
+        period_keys.period_start
+    from period_keys
+    cross join lateral (
+        select days.*
+        from {{ days }} as days
+        where
+            {%- for column in subject %}
+            days.{{ column }} = period_keys.{{ column }}
+            and
+            {%- endfor %}
+            days.start_date >= period_keys.period_start::date
+            and days.start_date < ({{ period_end(
+                'period_keys.aggregation_period', 'period_keys.period_start') }})::date
+        offset 0
+    ) as period_days
+    where period_keys.aggregation_period != 'hourly'
+),
+
+{% endif -%}
+{% if task_kinds -%}
 task_periods as (
     select
         period_rows.*,
@@ -101,14 +136,31 @@ task_periods as (
                 'period_keys.aggregation_period', 'period_keys.period_start')) }}
         offset 0
     ) as period_rows
+    {%- if days %}
+    where period_keys.aggregation_period = 'hourly'
+    {%- endif %}
 ),
 
+{% endif -%}
 {% else -%}
+{% if days -%}
+day_periods as (
+    select
+        days.*,
+        period_kinds.aggregation_period,
+        {{ period_start_date('period_kinds.aggregation_period', 'days.start_date') }}
+        {{- start_type }} as period_start
+    from {{ days }} as days
+    cross join {{ period_kinds(daily_kinds) }}
+),
+
+{% endif -%}
+{% if task_kinds -%}
 task_periods as (
     select
         {{ rows }}.*,
         period_kinds.aggregation_period,
-        {% if 'hourly' in kinds -%}
+        {% if 'hourly' in task_kinds -%}
         case
             when period_kinds.aggregation_period = 'hourly'
                 then date_trunc('hour', {{ rows }}.start_time at time zone 'utc')
@@ -119,44 +171,22 @@ task_periods as (
             as period_start
         {%- endif %}
     from {{ rows }}
-    cross join {{ period_kinds(kinds) }}
-),
-
-period_keys as (
-    select distinct
-        {% for column in period_key -%}
-        {{ column }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from task_periods
+    cross join {{ period_kinds(task_kinds) }}
 ),
 
 {% endif -%}
-{%- endmacro %}
-
-{#- A select of money columns in cents per period: each day's exact sum of completed tasks
-    rounded to cents, then summed over the period's days (an hour or a day is its own sum).
-    `measures` maps each output column to the task column it sums. -#}
-{% macro rollup_day_cents(task_periods, period_key, measures) -%}
-select
-    {% for column in period_key -%}
-    days.{{ column }},
-    {% endfor -%}
-    {% for name in measures -%}
-    sum(days.{{ name }}) as {{ name }}{% if not loop.last %},{% endif %}
-    {% endfor -%}
-from (
-    select
+period_keys as (
+    {%- for relation in (['day_periods'] if days else []) + (['task_periods'] if task_kinds else []) %}
+    {% if not loop.first %}union{% endif %}
+    select distinct
         {% for column in period_key -%}
-        {{ column }},
+        {{ column }}{% if not loop.last %},{% endif %}
         {% endfor -%}
-        start_date,
-        {% for name, column in measures.items() -%}
-        {{ cents(completed_sum(column)) }} as {{ name }}{% if not loop.last %},{% endif %}
-        {% endfor -%}
-    from {{ task_periods }}
-    group by {{ period_key | join(', ') }}, start_date
-) as days
-group by {{ period_key | join(', ') }}
+    from {{ relation }}
+    {%- endfor %}
+),
+
+{% endif -%}
 {%- endmacro %}
 
 {#- A select of a jsonb breakdown per period: `{value of dimension: task count}` as
@@ -189,6 +219,32 @@ from (
     from {{ task_periods }}
     group by {{ period_key | join(', ') }}, {{ dimension }}
 ) as counts
+group by {{ period_key | join(', ') }}
+{%- endmacro %}
+
+{#- A select of a jsonb breakdown per period merged from day rows (day_periods of
+    rollup_periods): each key's values summed over the period's days, as `column`; optionally
+    the key with the largest total (ties alphabetically) as `most_used_column`. -#}
+{% macro rollup_merged_breakdown(day_periods, period_key, column, most_used_column=none) -%}
+select
+    {% for key_column in period_key -%}
+    merged.{{ key_column }},
+    {% endfor -%}
+    jsonb_object_agg(merged.key, merged.total) as {{ column }}
+    {%- if most_used_column %},
+    (array_agg(merged.key order by merged.total desc, merged.key))[1] as {{ most_used_column }}
+    {%- endif %}
+from (
+    select
+        {% for key_column in period_key -%}
+        {{ day_periods }}.{{ key_column }},
+        {% endfor -%}
+        entries.key,
+        sum(entries.value::numeric) as total
+    from {{ day_periods }}
+    cross join lateral jsonb_each_text({{ day_periods }}.{{ column }}) as entries
+    group by {{ period_key | join(', ') }}, entries.key
+) as merged
 group by {{ period_key | join(', ') }}
 {%- endmacro %}
 

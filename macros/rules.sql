@@ -43,7 +43,7 @@
 {%- endmacro %}
 
 {#- The cents rule: a day's (or an hour's) exact sum rounded to cents; 0 when empty. A week or
-    a month is the sum of its days' cents (rollup_day_cents), so a subject's rows add up. -#}
+    a month is the sum of its days' cents (from the rollups' day state), so a subject's rows add up. -#}
 {% macro cents(exact_sum) -%}
     round(coalesce({{ exact_sum }}, 0), 2)
 {%- endmacro %}

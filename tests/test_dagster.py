@@ -287,6 +287,9 @@ def test_schedules_run_daily_and_hourly_in_utc_with_the_tick_as_as_of(defs):
 
 HOURLY_ASSETS = {
     dg.AssetKey(["staging", "int_task_costs"]),
+    dg.AssetKey(["staging", "int_organization_days"]),
+    dg.AssetKey(["staging", "int_user_days"]),
+    dg.AssetKey(["staging", "int_provider_days"]),
     dg.AssetKey(["analytics", "task_executions"]),
     dg.AssetKey(["analytics", "routing_decisions"]),
     dg.AssetKey(["analytics", "organization_analytics"]),

@@ -1,23 +1,26 @@
+-- depends_on: {{ ref('task_executions') }}
 -- depends_on: {{ ref('stg_platform__organizations') }}
 -- depends_on: {{ ref('stg_platform__users') }}
 
 {% set period_key = ['organization_id', 'aggregation_period', 'period_start'] %}
 
 {# Per organization and period (daily, weekly, monthly): tasks started in the period (any
-    status), developers, and completed tasks' cost, baseline and savings in cents (rule in
-    rollup_day_cents); savings_percentage uses the unrounded sums. Incremental through
-    rollup_periods; an organization whose data or users changed is rebuilt too. Never fully
-    refreshed: periods whose raw rows were purged by retention are kept. #}
--- not materialized: read by several selects, each narrowing it by an index
-with tasks as not materialized (
-    select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
-),
-
-users as (
+    status), developers, and completed tasks' cost, baseline and savings in cents (a day
+    rounds its exact sum, a week or a month sums its days); savings_percentage uses the
+    unrounded sums. Every period is summed from the day state int_organization_days (active
+    developers: the distinct users of its days). Incremental through rollup_periods; an
+    organization whose data or users changed is rebuilt too. Never fully refreshed: periods
+    whose raw rows were purged by retention are kept. #}
+with users as (
     select * from {{ ref('users') }}
 ),
 
 {% if is_incremental() %}
+-- what changed (for the triggers); not materialized: each select narrows it by an index
+tasks as not materialized (
+    select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
+),
+
 changed_organizations as (
     select organizations.organization_id
     from {{ ref('stg_platform__organizations') }} as organizations
@@ -31,39 +34,49 @@ changed_organizations as (
 {% endif %}
 {{ rollup_periods('tasks', 'tasks', ['organization_id'], ['daily', 'weekly', 'monthly'],
     extra_trigger='tasks.organization_id in '
-        ~ '(select changed_organizations.organization_id from changed_organizations)') }}
+        ~ '(select changed_organizations.organization_id from changed_organizations)',
+    days=ref('int_organization_days')) }}
 
 period_tasks as (
     select
         organization_id,
         aggregation_period,
         period_start,
-        count(*) as total_tasks,
-        count(*) filter (where status = 'completed') as completed_tasks,
-        count(*) filter (where status = 'failed') as failed_tasks,
-        count(*) filter (where status = 'timed_out') as timed_out_tasks,
-        count(distinct user_id) as active_developers,
-        coalesce({{ completed_sum('savings_usd') }}, 0) as savings_exact,
-        coalesce({{ completed_sum('baseline_cost_usd') }}, 0) as baseline_exact
-    from task_periods
+        sum(total_tasks) as total_tasks,
+        sum(completed_tasks) as completed_tasks,
+        sum(failed_tasks) as failed_tasks,
+        sum(timed_out_tasks) as timed_out_tasks,
+        coalesce(sum(savings_exact), 0) as savings_exact,
+        coalesce(sum(baseline_exact), 0) as baseline_exact,
+        sum({{ cents('cost_exact') }}) as total_cost_usd,
+        sum({{ cents('baseline_exact') }}) as total_baseline_cost_usd,
+        sum({{ cents('savings_exact') }}) as total_savings_usd
+    from day_periods
     group by organization_id, aggregation_period, period_start
 ),
 
-period_money as (
-    {{ rollup_day_cents('task_periods', period_key, {
-        'total_cost_usd': 'cost_usd',
-        'total_baseline_cost_usd': 'baseline_cost_usd',
-        'total_savings_usd': 'savings_usd',
-    }) }}
+-- distinct users over the period's days
+active_developers as (
+    select
+        day_periods.organization_id,
+        day_periods.aggregation_period,
+        day_periods.period_start,
+        count(distinct active.user_id) as active_developers
+    from day_periods
+    cross join lateral unnest(day_periods.user_ids) as active (user_id)
+    group by day_periods.organization_id, day_periods.aggregation_period, day_periods.period_start
 ),
 
-provider_breakdown as (
-    {{ rollup_breakdown('task_periods', period_key, 'provider', 'provider_usage',
-        cost_column='provider_costs') }}
+provider_usage as (
+    {{ rollup_merged_breakdown('day_periods', period_key, 'provider_usage') }}
+),
+
+provider_costs as (
+    {{ rollup_merged_breakdown('day_periods', period_key, 'provider_costs') }}
 ),
 
 task_type_breakdown as (
-    {{ rollup_breakdown('task_periods', period_key, 'task_type', 'task_type_distribution') }}
+    {{ rollup_merged_breakdown('day_periods', period_key, 'task_type_distribution') }}
 ),
 
 developers as (
@@ -105,23 +118,23 @@ final as (
         coalesce(period_tasks.failed_tasks, 0)::integer as failed_tasks,
         coalesce(period_tasks.timed_out_tasks, 0)::integer as timed_out_tasks,
         developers.total_developers::integer as total_developers,
-        coalesce(period_tasks.active_developers, 0)::integer as active_developers,
-        coalesce(period_money.total_cost_usd, 0)::numeric(10, 2) as total_cost_usd,
-        coalesce(period_money.total_baseline_cost_usd, 0)::numeric(10, 2)
+        coalesce(active_developers.active_developers, 0)::integer as active_developers,
+        coalesce(period_tasks.total_cost_usd, 0)::numeric(10, 2) as total_cost_usd,
+        coalesce(period_tasks.total_baseline_cost_usd, 0)::numeric(10, 2)
             as total_baseline_cost_usd,
-        coalesce(period_money.total_savings_usd, 0)::numeric(10, 2) as total_savings_usd,
+        coalesce(period_tasks.total_savings_usd, 0)::numeric(10, 2) as total_savings_usd,
         case
             when period_tasks.baseline_exact != 0
                 then
                     round(100 * period_tasks.savings_exact / period_tasks.baseline_exact, 2)
         end::numeric(7, 2) as savings_percentage,
-        provider_breakdown.provider_usage,
-        provider_breakdown.provider_costs,
+        provider_usage.provider_usage,
+        provider_costs.provider_costs,
         task_type_breakdown.task_type_distribution,
         {{ rollup_build_columns() }}
     from period_keys
-    {{- left_join_each('period_keys', ['period_tasks', 'period_money', 'provider_breakdown',
-        'task_type_breakdown', 'developers'], period_key) }}
+    {{- left_join_each('period_keys', ['period_tasks', 'active_developers',
+        'provider_usage', 'provider_costs', 'task_type_breakdown', 'developers'], period_key) }}
 )
 
 select * from final

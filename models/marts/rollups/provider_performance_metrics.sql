@@ -3,11 +3,14 @@
 {% set period_key = ['provider', 'task_type', 'aggregation_period', 'period_start'] %}
 
 {# Per provider, task type and period (hourly, daily, weekly, monthly) over finished tasks:
-    total = completed + failed (timed-out and unfinished tasks are excluded); durations, cost
+    total = completed + failed (timed-out and unfinished tasks are excluded); duration_count, cost
     and tokens over completed tasks; quality from each completed task's newest routing
-    decision; cost in cents (rule in rollup_day_cents). period_start below is UTC wall-clock
-    time; the final columns are timestamptz. Incremental through rollup_periods; a task whose
-    routing decisions changed is rebuilt too. Never fully refreshed. #}
+    decision; cost in cents (an hour or a day rounds its exact sum, a week or a month sums its
+    days). Hours come from their tasks; days, weeks and months from the day state
+    int_provider_days (percentiles from its days' sorted duration_count, averages from sums and
+    counts). period_start below is UTC wall-clock time; the final columns are timestamptz.
+    Incremental through rollup_periods; a task whose routing decisions changed is rebuilt too.
+    Never fully refreshed. #}
 -- not materialized: read by several selects, each narrowing it by an index
 with tasks as not materialized (
     select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
@@ -39,9 +42,11 @@ changed_decisions as (
 {{ rollup_periods('tasks', 'finished_tasks', ['provider', 'task_type'],
     ['hourly', 'daily', 'weekly', 'monthly'],
     extra_trigger='tasks.id in '
-        ~ '(select changed_decisions.task_execution_id from changed_decisions)') }}
+        ~ '(select changed_decisions.task_execution_id from changed_decisions)',
+    days=ref('int_provider_days')) }}
 
-period_tasks as (
+-- hours, from their tasks
+hour_tasks as (
     select
         provider,
         task_type,
@@ -62,13 +67,77 @@ period_tasks as (
         ) filter (where status = 'completed') as p99_duration_ms,
         avg(cost_usd) filter (where status = 'completed') as avg_cost_usd,
         coalesce({{ completed_sum('tokens_used') }}, 0) as total_tokens,
-        avg(actual_quality_score) filter (where status = 'completed') as avg_quality_score
+        avg(actual_quality_score) filter (where status = 'completed') as avg_quality_score,
+        {{ cents(completed_sum('cost_usd')) }} as total_cost_usd
     from task_periods
     group by provider, task_type, aggregation_period, period_start
 ),
 
-period_cost as (
-    {{ rollup_day_cents('task_periods', period_key, {'total_cost_usd': 'cost_usd'}) }}
+-- days, weeks and months, from their days' state
+day_totals as (
+    select
+        provider,
+        task_type,
+        aggregation_period,
+        period_start,
+        sum(total_tasks) as total_tasks,
+        sum(successful_tasks) as successful_tasks,
+        sum(failed_tasks) as failed_tasks,
+        sum(duration_sum_ms) / nullif(sum(duration_count), 0) as avg_duration_ms,
+        sum(cost_exact) / nullif(sum(cost_count), 0) as avg_cost_usd,
+        coalesce(sum(tokens), 0) as total_tokens,
+        sum(quality_sum) / nullif(sum(quality_count), 0) as avg_quality_score,
+        sum({{ cents('cost_exact') }}) as total_cost_usd
+    from day_periods
+    group by provider, task_type, aggregation_period, period_start
+),
+
+day_durations as (
+    select
+        day_periods.provider,
+        day_periods.task_type,
+        day_periods.aggregation_period,
+        day_periods.period_start,
+        percentile_cont(0.5) within group (
+            order by completed.duration_ms
+        ) as median_duration_ms,
+        percentile_cont(0.95) within group (
+            order by completed.duration_ms
+        ) as p95_duration_ms,
+        percentile_cont(0.99) within group (
+            order by completed.duration_ms
+        ) as p99_duration_ms
+    from day_periods
+    cross join lateral unnest(day_periods.durations_ms) as completed (duration_ms)
+    group by
+        day_periods.provider,
+        day_periods.task_type,
+        day_periods.aggregation_period,
+        day_periods.period_start
+),
+
+period_tasks as (
+    select * from hour_tasks
+    union all
+    select
+        day_totals.provider,
+        day_totals.task_type,
+        day_totals.aggregation_period,
+        day_totals.period_start,
+        day_totals.total_tasks,
+        day_totals.successful_tasks,
+        day_totals.failed_tasks,
+        day_totals.avg_duration_ms,
+        day_durations.median_duration_ms,
+        day_durations.p95_duration_ms,
+        day_durations.p99_duration_ms,
+        day_totals.avg_cost_usd,
+        day_totals.total_tokens,
+        day_totals.avg_quality_score,
+        day_totals.total_cost_usd
+    from day_totals
+    left join day_durations
+        on {{ keys_match('day_totals', 'day_durations', period_key) }}
 ),
 
 final as (
@@ -91,13 +160,13 @@ final as (
         round(period_tasks.median_duration_ms)::integer as median_duration_ms,
         round(period_tasks.p95_duration_ms)::integer as p95_duration_ms,
         round(period_tasks.p99_duration_ms)::integer as p99_duration_ms,
-        coalesce(period_cost.total_cost_usd, 0)::numeric(10, 2) as total_cost_usd,
+        coalesce(period_tasks.total_cost_usd, 0)::numeric(10, 2) as total_cost_usd,
         round(period_tasks.avg_cost_usd, 6)::numeric(10, 6) as avg_cost_usd,
         coalesce(period_tasks.total_tokens, 0)::bigint as total_tokens,
         round(period_tasks.avg_quality_score, 2)::numeric(5, 2) as avg_quality_score,
         {{ rollup_build_columns() }}
     from period_keys
-    {{- left_join_each('period_keys', ['period_tasks', 'period_cost'], period_key) }}
+    {{- left_join_each('period_keys', ['period_tasks'], period_key) }}
 )
 
 select * from final

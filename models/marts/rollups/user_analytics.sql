@@ -1,14 +1,21 @@
+-- depends_on: {{ ref('task_executions') }}
+
 {% set period_key = ['user_id', 'aggregation_period', 'period_start'] %}
 
 {# Per user and period (daily, weekly, monthly): tasks started (any status), and completed
-    tasks' duration, cost and savings (6 decimals, unrounded). Incremental through
-    rollup_periods; never fully refreshed. #}
--- not materialized: read by several selects, each narrowing it by an index
-with tasks as not materialized (
+    tasks' duration, cost and savings (6 decimals, unrounded), summed from the day state
+    int_user_days. Incremental through rollup_periods; never fully refreshed. #}
+with
+{% if is_incremental() %}
+-- what changed (for the triggers); not materialized: each select narrows it by an index
+tasks as not materialized (
     select {{ rollup_task_columns() }} from {{ ref('task_executions') }}
 ),
 
-{{ rollup_periods('tasks', 'tasks', ['user_id'], ['daily', 'weekly', 'monthly']) }}
+{% endif %}
+
+{{ rollup_periods('tasks', 'tasks', ['user_id'], ['daily', 'weekly', 'monthly'],
+    days=ref('int_user_days')) }}
 
 period_tasks as (
     select
@@ -16,25 +23,25 @@ period_tasks as (
         organization_id,
         aggregation_period,
         period_start,
-        count(*) as total_tasks,
-        count(*) filter (where status = 'completed') as completed_tasks,
-        count(*) filter (where status = 'failed') as failed_tasks,
-        coalesce({{ completed_sum('duration_ms') }}, 0) as total_duration_ms,
-        round(avg(duration_ms) filter (where status = 'completed')) as avg_task_duration_ms,
-        coalesce({{ completed_sum('cost_usd') }}, 0) as total_cost_usd,
-        coalesce({{ completed_sum('baseline_cost_usd') }}, 0) as total_baseline_cost_usd,
-        coalesce({{ completed_sum('savings_usd') }}, 0) as total_savings_usd
-    from task_periods
+        sum(total_tasks) as total_tasks,
+        sum(completed_tasks) as completed_tasks,
+        sum(failed_tasks) as failed_tasks,
+        coalesce(sum(duration_sum_ms), 0) as total_duration_ms,
+        round(sum(duration_sum_ms) / nullif(sum(duration_count), 0)) as avg_task_duration_ms,
+        coalesce(sum(cost_exact), 0) as total_cost_usd,
+        coalesce(sum(baseline_exact), 0) as total_baseline_cost_usd,
+        coalesce(sum(savings_exact), 0) as total_savings_usd
+    from day_periods
     group by user_id, organization_id, aggregation_period, period_start
 ),
 
 provider_breakdown as (
-    {{ rollup_breakdown('task_periods', period_key, 'provider', 'provider_usage',
+    {{ rollup_merged_breakdown('day_periods', period_key, 'provider_usage',
         most_used_column='most_used_provider') }}
 ),
 
 task_type_breakdown as (
-    {{ rollup_breakdown('task_periods', period_key, 'task_type', 'task_type_distribution') }}
+    {{ rollup_merged_breakdown('day_periods', period_key, 'task_type_distribution') }}
 ),
 
 final as (
