@@ -100,3 +100,14 @@ def compared_columns(connection: psycopg.Connection, schema: str, table: str) ->
         if row[0] not in BOOKKEEPING and not (table in ROLLUPS and row[0] == "created_at")
     ]
 
+
+def table_checksum(connection: psycopg.Connection, schema: str, table: str) -> tuple[int, int]:
+    """Rows and an order-independent checksum of the compared columns (computed in SQL: the
+    sum of a 64-bit hash of each row's text, so no row set has to fit in one value)."""
+    columns = compared_columns(connection, schema, table)
+    row_text = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+    query = sql.SQL(
+        "select count(*), coalesce(sum(hashtextextended({}, 0)::numeric), 0) from {}"
+    ).format(row_text, sql.Identifier(schema, table))
+    rows, checksum = connection.execute(query).fetchone()
+    return rows, int(checksum)
