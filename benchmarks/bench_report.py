@@ -16,7 +16,7 @@ END = "<!-- bench_scale:end -->"
 CURVES_BEGIN = "<!-- bench_scale:curves:begin -->"
 CURVES_END = "<!-- bench_scale:curves:end -->"
 SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries",
-            "Single-row inserts", "Storage", "Did not finish")  # fmt: skip
+            "Single-row inserts", "Storage", "Faults under load", "Did not finish")  # fmt: skip
 CURVE_COLUMNS = (
     "tasks", "generate", "first dbt run", "first dbt build", "no-op dbt",
     "incremental build (1 day)", "incremental run (1 day)", "hourly refresh",
@@ -157,6 +157,7 @@ def render(results: Results) -> str:
         [(row["relation"], f"{row['rows']:,}", _mib(row["table"]), _mib(row["indexes"]),
           _mib(row["total"])) for row in results.storage[:10]],
     )  # fmt: skip
+    lines += ["", "### Faults under load", "", *_faults(results)]
     unfinished = [step for step in results.steps if step.outcome != "ok"]
     lines += ["", "### Did not finish", ""]
     if unfinished:
@@ -165,6 +166,76 @@ def render(results: Results) -> str:
         lines.append("Every phase finished.")
     lines += [END]
     return "\n".join(lines) + "\n"
+
+
+def _faults(results: Results) -> list[str]:
+    """The faults phase: micro-batches landing while a build runs and the count after the next
+    build; a build killed and run again against an uninterrupted one; a load killed mid-file."""
+    facts = results.facts
+    lines = [
+        "Run last, on the scratch databases as the phases above left them; the builds run as of "
+        "the hourly refresh's time. While a `dbt build` runs, micro-batches of new tasks (the "
+        "newest generated tasks' versions under fresh ids, and one line that cannot be parsed) "
+        "are written as landing files and loaded one after the other by the loader "
+        "(`load_paths`, one transaction per file) until the build ends; the next build takes "
+        "in those committed after the first took its batch horizon; then raw is counted "
+        "against the marts (the reconciliation rule: distinct parseable raw tasks = tasks in "
+        "`analytics.task_executions` + tasks in quarantine). About a day of new tasks lands "
+        "and the database is copied (`create database ... template`); the copy is built, the "
+        "original is built, killed with SIGKILL at half the copy's build time, and built "
+        "again; every table of `analytics` and `monitoring` of the two (marts, seeds, stored test "
+        "failures, build watermarks) is compared by an order-independent checksum computed in "
+        "SQL, without the columns that say when (`built_from_batch_id`, `built_at`, "
+        "`loaded_at`, a rollup's `created_at`). The load phase's file is loaded into the "
+        "emptied load database, stopped at its middle line (a trigger waits on a lock the "
+        "bench holds, `warehouse/faults.py`), killed there with SIGKILL, and loaded again.",
+        "",
+    ]
+    micro = facts.get("micro_batches")
+    if micro:
+        met = "met" if micro["rate"] >= micro["target"] else "not met"
+        lines += [
+            f"**Micro-batches while a dbt build runs: {micro['rate']:,.0f} task versions/s "
+            f"sustained** (target {micro['target']:,}/s: {met}): {micro['batches']:,} batches of "
+            f"{micro['versions_per_batch']:,} versions ({micro['tasks_per_batch']:,} new tasks) "
+            f"and one unparseable line each, {micro['versions']:,} versions in "
+            f"{micro['seconds']:.1f} s, while the build ran {seconds(micro['build_seconds'])}.",
+            "",
+        ]
+    counted = facts.get("reconciliation")
+    if counted:
+        verdict = "they reconcile" if counted["reconciled"] else "they do NOT reconcile"
+        lines += [
+            f"**After the next build, {verdict}**: {counted['raw_tasks']:,} distinct parseable "
+            f"raw tasks = {counted['mart_tasks']:,} in `analytics.task_executions` + "
+            f"{counted['quarantined']:,} in `monitoring.quarantined_task_executions`; "
+            f"{counted['rejected']:,} rows in `raw.rejected_rows`; "
+            f"`monitoring.reconciliation_daily`: {counted['apart']:,} tasks apart.",
+            "",
+        ]
+    lines += _table(
+        ("step", "command", "runs", "time", "note"),
+        [(step.name, _command(step), _runs(step), _time(step), step.note)
+         for step in results.steps if step.section == "faults"],
+    )  # fmt: skip
+    if results.compared:
+        equal = sum(row["equal"] for row in results.compared)
+        lines += [
+            "",
+            f"The killed build run again against the uninterrupted one: {equal} of "
+            f"{len(results.compared)} tables equal.",
+            "",
+        ]
+        lines += _table(
+            ("table", "rows, uninterrupted", "rows, killed and run again", "checksum"),
+            [(row["table"], _count(row["uninterrupted"]), _count(row["rerun"]),
+              "equal" if row["equal"] else "DIFFERENT") for row in results.compared],
+        )  # fmt: skip
+    return lines
+
+
+def _count(value: int | None) -> str:
+    return "missing" if value is None else f"{value:,}"
 
 
 def replace_section(text: str, section: str, begin: str = BEGIN, end: str = END) -> str:

@@ -5,8 +5,12 @@ database on the warehouse's server (see ``scale_dataset.py``), then measures, ea
 exact command: the generation itself, the loader against ``psql \\copy``, single-row inserts,
 the first ``dbt build`` and ``dbt run``, dbt's start-up, one more day of data built
 incrementally, the hourly status refresh, the specification's dashboard queries under 8
-concurrent clients (pgbench), and the storage per task. Writes the results as a section of
-docs/benchmarks.md (replacing that section on a rerun) and a row per scale in docs/scaling.md.
+concurrent clients (pgbench), and the storage per task. Last, faults under load: micro-batches
+of new tasks landing while a ``dbt build`` runs (versions per second, and nothing lost after the
+next build, counted), a ``dbt build`` killed with SIGKILL and run again against an uninterrupted
+build of a copy of the database, and a ``warehouse load`` killed mid-file and run again. Writes
+the results as a section of docs/benchmarks.md (replacing that section on a rerun) and a row per
+scale in docs/scaling.md.
 
     make bench                                   # 10 M tasks
     BENCH_TASKS=1000000 make bench               # 1 M tasks, well under 20 minutes
@@ -18,8 +22,10 @@ longer is stopped, reported as "did not finish in N s", and the next phase runs 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -27,10 +33,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import psycopg
@@ -38,9 +47,19 @@ from psycopg import sql
 
 from benchmarks import scale_dataset
 from benchmarks.bench_report import write_curves, write_report
+from benchmarks.micro_batches import MicroBatch, MicroBatchWriter
 from benchmarks.scale_dataset import Plan
 from warehouse import postgres, settings
+from warehouse.faults import (
+    PAUSE_LOCK,
+    advisory_waiters,
+    pause_copy_at,
+    table_checksum,
+    wait_for_backends_to_end,
+    wait_until,
+)
 from warehouse.ingest.contract import TABLES, TASK_TYPES
+from warehouse.ingest.loader import BatchResult, load_paths
 from warehouse.ingest.migrations import apply_migrations
 
 PROJECT_ROOT = settings.PROJECT_ROOT
@@ -48,6 +67,19 @@ BIN = Path(sys.executable).parent
 DBT_SCHEMAS = ("staging", "analytics", "monitoring")
 LOADER_SINGLE_RUN_ROWS = 500_000  # from this size the loader runs once
 INCREMENT_COMMANDS = ("build", "run")  # one new day each
+FAULTS = "faults"  # the section of the faults-under-load phase
+MICRO_BATCH_TARGET = 5000  # task versions per second, landed while a dbt build runs
+# The lines of dbt's output that end a node (model, seed, snapshot or test): "3 of 187 OK ...".
+FINISHED_NODE = re.compile(r"\b(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+RECONCILE = """
+    select
+        (select count(distinct id) from raw.task_executions),
+        (select count(*) from analytics.task_executions),
+        (select count(*) from monitoring.quarantined_task_executions),
+        (select count(*) from raw.rejected_rows where table_name = 'task_executions'),
+        (select coalesce(sum(abs(raw_vs_mart_task_difference)), 0)
+         from monitoring.reconciliation_daily)
+"""
 # A quick run (the test suite's) leaves out the steps that only repeat a dbt start-up.
 QUICK_SKIPS = (
     "dbt start-up (no-op)", "dbt debug", "in-process start-up", "first dbt run",
@@ -80,6 +112,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "needs it, and its progress is printed)")  # fmt: skip
     parser.add_argument("--load-rows", type=int, default=_env_int("BENCH_LOAD_ROWS", 1_000_000))
     parser.add_argument("--inserts", type=int, default=_env_int("BENCH_INSERTS", 2000))
+    parser.add_argument("--micro-batch-tasks", type=int,
+                        default=_env_int("BENCH_MICRO_BATCH_TASKS", 1700),
+                        help="new tasks per micro-batch of the faults phase (1,700: about "
+                             "5,000 task versions)")  # fmt: skip
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--pgbench-seconds", type=int,
                         default=_env_int("BENCH_PGBENCH_SECONDS", 15))  # fmt: skip
@@ -100,6 +136,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.until = args.until.replace(tzinfo=UTC)
     if args.tasks < args.days:
         parser.error("--tasks must be at least --days")
+    if args.micro_batch_tasks < 1:
+        parser.error("--micro-batch-tasks must be at least 1")
     return args
 
 
@@ -131,6 +169,7 @@ class Results:
     steps: list[Step] = field(default_factory=list)
     latencies: list[dict] = field(default_factory=list)
     storage: list[dict] = field(default_factory=list)
+    compared: list[dict] = field(default_factory=list)  # marts: killed build against not
     facts: dict[str, object] = field(default_factory=dict)
 
     def add(self, step: Step) -> Step:
@@ -160,8 +199,14 @@ class Outcome:
     output: str
 
 
-def run_command(args: Sequence[str], env: dict[str, str], timeout: float) -> Outcome:
-    """Run a command in a process group of its own; stop the group at the timeout."""
+def run_command(
+    args: Sequence[str],
+    env: dict[str, str],
+    timeout: float,
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> Outcome:
+    """Run a command in a process group of its own; stop the group at the timeout (with
+    ``stop_signal``, then SIGKILL if it is still running 30 s later)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         list(args), env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -170,7 +215,7 @@ def run_command(args: Sequence[str], env: dict[str, str], timeout: float) -> Out
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, stop_signal)
         try:
             output, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
@@ -211,6 +256,8 @@ class Bench:
         self.server = postgres.up()
         self.reference: scale_dataset.Reference | None = None
         self.generated_windows = 0
+        self.load_csv: Path | None = None  # the load phase's file, loaded again by the faults
+        self.micro_batches = 0  # micro-batch files written so far (their numbers)
 
     # ------------------------------------------------------------------ plumbing
     def env(self, database: str, **extra: str) -> dict[str, str]:
@@ -305,7 +352,8 @@ class Bench:
                 return self.results
             self.load()
             self.dbt_startup()
-            if self.first_build():
+            built = self.first_build()
+            if built:
                 self.increments()
                 self.hourly()
             else:
@@ -315,6 +363,7 @@ class Bench:
             self.dashboards()
             self.storage()
             self.single_row_inserts()
+            self.faults(built)  # last: it adds tasks, which the phases above must not see
         finally:
             self.results.facts["finished_at"] = datetime.now(UTC)
             self.results.facts["load_average_end"] = os.getloadavg()
@@ -405,6 +454,7 @@ class Bench:
     def load(self) -> None:
         section, args = "load", self.args
         csv_path = self.scratch / "task_executions__bench.csv"
+        self.load_csv = csv_path
         columns = ", ".join(TABLES["task_executions"].column_names)
         export = self.results.add(
             Step(section, "export task versions to CSV",
@@ -786,6 +836,391 @@ class Bench:
             connection.execute("delete from raw.load_batches where batch_id = %s", (batch_id,))
             connection.execute("drop sequence bench.insert_lines")
 
+    # ------------------------------------------------------------------ faults under load
+    @property
+    def fault_as_of(self) -> datetime:
+        """The builds of the faults phase run as of the hourly refresh's time."""
+        return self.plan.until + timedelta(hours=1)
+
+    def faults(self, built: bool) -> None:
+        """Micro-batches landing while a build runs, then counted against the marts; a build
+        killed with SIGKILL and run again against one that was not; a load killed mid-file and
+        run again. An error stops only its own part (reported with its reason)."""
+        on_the_marts = {
+            "micro-batches while a dbt build runs": self.micro_batches_under_build,
+            "a dbt build killed and run again": self.killed_build,
+        }
+        for name, run in on_the_marts.items():
+            if built:
+                self.part(name, run)
+            else:
+                reason = "skipped: the first dbt build did not finish, nothing to build on"
+                self.results.add(Step(FAULTS, name, "-", outcome="skipped", note=reason))
+        self.part("a load killed mid-file and run again", self.killed_load)
+
+    def part(self, name: str, run: Callable[[], None]) -> None:
+        """Run one part of the faults phase; an error becomes a failed step of the report."""
+        try:
+            run()
+        except Exception as error:  # reported as a failed step; the next part runs
+            traceback.print_exc()
+            reason = (str(error).strip().splitlines() or [""])[0]
+            step = self.results.add(
+                Step(FAULTS, f"{name}: stopped by an error", "-", outcome="failed",
+                     note=f"failed: {type(error).__name__}: {reason}")
+            )  # fmt: skip
+            self.clock.log(FAULTS, f"{step.name}: {step.note}")
+
+    @cached_property
+    def micro_batch_writer(self) -> MicroBatchWriter:
+        """The template of every micro-batch: the versions of the newest generated tasks."""
+        newest = self.plan.total_tasks(self.generated_windows)
+        numbers = range(max(0, newest - self.args.micro_batch_tasks), newest)
+        with self.connect() as connection:
+            writer = MicroBatchWriter.from_database(
+                connection, self.scratch / "micro-batches", self.plan.seed, numbers
+            )
+        self.clock.log(FAULTS, f"micro-batch template: {writer.tasks:,} tasks (numbers "
+                               f"{numbers.start:,} to {numbers.stop - 1:,}), "
+                               f"{writer.versions:,} versions")  # fmt: skip
+        return writer
+
+    def land(self, connection: psycopg.Connection) -> tuple[MicroBatch, BatchResult]:
+        """Write the next micro-batch file and load it (one transaction); the file is removed."""
+        self.micro_batches += 1
+        batch = self.micro_batch_writer.write(self.micro_batches)
+        try:
+            [result] = load_paths(connection, [batch.path])
+        finally:
+            batch.path.unlink()
+        if result.status != "loaded" or result.rows_read != batch.lines:
+            raise RuntimeError(f"{batch.path.name}: {result.status}, {result.rows_read} of "
+                               f"{batch.lines} lines read {result.message}")  # fmt: skip
+        return batch, result
+
+    def micro_batches_under_build(self) -> None:
+        """From the start of a ``dbt build`` to its end, micro-batches land one after the
+        other; the next build takes in those committed after the first took its horizon; then
+        raw is counted against the marts."""
+        writer = self.micro_batch_writer
+        command, shown = self.dbt("build", as_of=self.fault_as_of)
+        build = self.results.add(Step(FAULTS, "dbt build while micro-batches land", shown))
+        landing = self.results.add(
+            Step(FAULTS, "micro-batches landed while that build ran",
+                 "warehouse.ingest.loader.load_paths(connection, "
+                 "[Path('task_executions__micro_<n>.csv')]), one file after the other")
+        )  # fmt: skip
+        landed: list[tuple[MicroBatch, BatchResult]] = []
+        errors: list[Exception] = []
+        build_ended = threading.Event()
+
+        def land_until_the_build_ends() -> None:
+            try:
+                with self.connect() as connection:
+                    while True:  # at least one batch, however short the build
+                        landed.append(self.land(connection))
+                        if build_ended.is_set():
+                            return
+            except Exception as error:  # raised again in the main thread
+                errors.append(error)
+
+        lander = threading.Thread(target=land_until_the_build_ends, name="micro-batches")
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        lander.start()
+        try:
+            self.timed(build, command)
+        finally:
+            build_ended.set()
+            lander.join()
+        seconds = time.perf_counter() - started
+        if errors:
+            raise errors[0]
+        with self.connect() as connection:
+            horizon = connection.execute(
+                "select max(batch_id) from raw.batch_horizons where taken_at >= %s", (started_at,)
+            ).fetchone()[0]
+        in_build = sum(1 for _, result in landed if horizon is not None
+                       and result.batch_id <= horizon)  # fmt: skip
+        versions = sum(result.rows_loaded for _, result in landed)
+        rate = versions / seconds
+        landing.seconds.append(seconds)
+        landing.note = (
+            f"{rate:,.0f} versions/s sustained (target {MICRO_BATCH_TARGET:,}: "
+            f"{'met' if rate >= MICRO_BATCH_TARGET else 'not met'}): {len(landed):,} batches "
+            f"of {writer.versions:,} versions ({writer.tasks:,} new tasks) and 1 unparseable line, "
+            f"{versions:,} versions in {seconds:.1f} s; {in_build:,} committed before the build "
+            f"took its horizon, {len(landed) - in_build:,} after"
+        )
+        self.clock.log(FAULTS, landing.note)
+        if build.outcome == "ok":
+            build.note = f"built {in_build:,} of the micro-batches (those before its horizon)"
+        self.results.facts["micro_batches"] = {
+            "batches": len(landed), "versions": versions, "seconds": seconds, "rate": rate,
+            "tasks_per_batch": writer.tasks, "versions_per_batch": writer.versions,
+            "build_seconds": build.median, "in_build": in_build, "target": MICRO_BATCH_TARGET,
+        }  # fmt: skip
+
+        next_build = self.results.add(Step(FAULTS, "the next dbt build", shown))
+        self.timed(next_build, command)
+        if next_build.outcome == "ok":
+            next_build.note = f"builds the other {len(landed) - in_build:,} micro-batches"
+        self.reconcile(landed)
+
+    def reconcile(self, landed: list[tuple[MicroBatch, BatchResult]]) -> None:
+        """The reconciliation rule (``reconciliation_daily`` checks it per day): distinct
+        parseable raw tasks = tasks in the task mart + tasks in quarantine; and every line of
+        the micro-batch files is in raw or in raw.rejected_rows."""
+        count = self.results.add(
+            Step(FAULTS, "count: raw tasks = marts + quarantine, lines = raw + rejected",
+                 "count(distinct id) of raw.task_executions against count(*) of "
+                 "analytics.task_executions and monitoring.quarantined_task_executions; "
+                 "raw.rejected_rows; monitoring.reconciliation_daily")
+        )  # fmt: skip
+        batch_ids = [result.batch_id for _, result in landed]
+        lines = sum(batch.lines for batch, _ in landed)
+        started = time.perf_counter()
+        with self.connect() as connection:
+            raw_tasks, mart_tasks, quarantined, rejected, apart = connection.execute(
+                RECONCILE
+            ).fetchone()
+            stored, stored_rejected = connection.execute(
+                "select (select count(*) from raw.task_executions where _batch_id = any(%(ids)s)), "
+                "(select count(*) from raw.rejected_rows where batch_id = any(%(ids)s))",
+                {"ids": batch_ids},
+            ).fetchone()
+        count.seconds.append(time.perf_counter() - started)
+        reconciled = raw_tasks == mart_tasks + quarantined and apart == 0
+        all_lines = stored + stored_rejected == lines
+        count.note = (
+            f"{raw_tasks:,} distinct parseable raw tasks, {mart_tasks:,} in "
+            f"analytics.task_executions + {quarantined:,} in quarantine "
+            f"({'reconciled' if reconciled else 'NOT reconciled'}; reconciliation_daily: "
+            f"{apart:,} tasks apart); {rejected:,} rows in raw.rejected_rows; the "
+            f"{len(landed):,} micro-batch files' {lines:,} lines: {stored:,} versions in raw + "
+            f"{stored_rejected:,} rejected rows ({'all there' if all_lines else 'LOST ROWS'})"
+        )
+        if not (reconciled and all_lines):
+            count.outcome = "failed"
+            count.note = "failed: " + count.note
+        self.results.facts["reconciliation"] = {
+            "raw_tasks": raw_tasks, "mart_tasks": mart_tasks, "quarantined": quarantined,
+            "rejected": rejected, "apart": apart, "reconciled": reconciled and all_lines,
+        }  # fmt: skip
+        self.clock.log(FAULTS, count.note)
+
+    def killed_build(self) -> None:
+        """About a day of new tasks lands; the database is copied; the copy is built without a
+        fault, the original is built, killed at half that time, and built again; every mart
+        table of the two is compared. The copy is dropped at the end."""
+        writer = self.micro_batch_writer
+        batches = max(1, math.ceil(self.plan.tasks_per_increment / writer.tasks))
+        land = self.results.add(
+            Step(FAULTS, "land new tasks for the killed build",
+                 "warehouse.ingest.loader.load_paths(connection, "
+                 "[Path('task_executions__micro_<n>.csv')]), one file after the other")
+        )  # fmt: skip
+        started = time.perf_counter()
+        with self.connect() as connection:
+            landed = [self.land(connection) for _ in range(batches)]
+        land.seconds.append(time.perf_counter() - started)
+        land.note = (f"{batches:,} micro-batches: {batches * writer.tasks:,} new tasks (a "
+                     f"generated day has {self.plan.tasks_per_increment:,}), "
+                     f"{sum(result.rows_loaded for _, result in landed):,} versions")  # fmt: skip
+
+        copy = f"{self.database}_copy"
+        create = sql.SQL("create database {} template {} strategy file_copy").format(
+            sql.Identifier(copy), sql.Identifier(self.database)
+        )
+        copying = self.results.add(
+            Step(FAULTS, "copy the scratch database",
+                 f"create database {copy} template {self.database} strategy file_copy")
+        )  # fmt: skip
+        self.stop_backends(self.database)  # a template takes no other connection
+        started = time.perf_counter()
+        with self.connect("postgres") as admin:
+            admin.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(copy))
+            )
+            admin.execute(create)
+            size = admin.execute("select pg_database_size(%s)", (copy,)).fetchone()[0]
+        copying.seconds.append(time.perf_counter() - started)
+        copying.note = f"{size / 2**30:,.2f} GiB"
+        try:
+            self.kill_and_compare(copy)
+        finally:
+            self.drop(copy)
+
+    def kill_and_compare(self, copy: str) -> None:
+        command, shown = self.dbt("build", as_of=self.fault_as_of)
+        uninterrupted = self.results.add(
+            Step(FAULTS, "uninterrupted dbt build (on the copy)",
+                 shown.replace(f"PGDATABASE={self.database} ", f"PGDATABASE={copy} ", 1))
+        )  # fmt: skip
+        self.timed(uninterrupted, command, database=copy)
+        if uninterrupted.outcome != "ok":
+            return
+        kill_at = uninterrupted.seconds[0] / 2
+        uninterrupted.note = f"the reference; the kill comes at half its time, {kill_at:.1f} s"
+        killed = self.results.add(
+            Step(FAULTS, "the same build killed with SIGKILL at half that time", shown)
+        )
+        outcome = run_command(command, self.env(self.database), kill_at, stop_signal=signal.SIGKILL)
+        if outcome.returncode is not None:
+            killed.outcome = "failed"
+            killed.note = (f"failed: the build ended (exit {outcome.returncode}) before the "
+                           f"kill at {kill_at:.1f} s")  # fmt: skip
+            self.clock.log(FAULTS, killed.note)
+            return
+        killed.seconds.append(outcome.seconds)
+        ended = [(int(done), int(total)) for done, total in FINISHED_NODE.findall(outcome.output)]
+        total = max((total for _, total in ended), default=0)
+        killed.note = f"killed after {len(ended):,} of {total:,} nodes (seeds, models, tests)"
+        self.clock.log(FAULTS, killed.note)
+        with self.connect() as connection:
+            orphans = [row[0] for row in connection.execute(
+                "select pid from pg_stat_activity where datname = current_database() "
+                "and backend_type = 'client backend' and pid <> pg_backend_pid()"
+            )]  # fmt: skip
+            wait_for_backends_to_end(connection, orphans, self.args.phase_timeout)
+        rerun = self.results.add(Step(FAULTS, "the killed build run again", shown))
+        self.timed(rerun, command)
+        if rerun.outcome != "ok":
+            return
+        rerun.note = "from what the killed build left"
+        self.compare_marts(copy)
+
+    def compare_marts(self, copy: str) -> None:
+        step = self.results.add(
+            Step(FAULTS, "compare every table of analytics and monitoring",
+                 "select count(*), sum(hashtextextended(row(<columns>)::text, 0)) from <table>, "
+                 "in both databases (built_from_batch_id, built_at, loaded_at and the rollups' "
+                 "created_at left out)")
+        )  # fmt: skip
+        tables = (
+            "select schemaname, tablename from pg_tables "
+            "where schemaname in ('analytics', 'monitoring')"
+        )
+        started = time.perf_counter()
+        with self.connect(copy) as reference, self.connect() as rebuilt:
+            in_reference = set(reference.execute(tables).fetchall())
+            in_rebuilt = set(rebuilt.execute(tables).fetchall())
+            for schema, table in sorted(in_reference | in_rebuilt):
+                expected = (table_checksum(reference, schema, table)
+                            if (schema, table) in in_reference else None)  # fmt: skip
+                found = (table_checksum(rebuilt, schema, table)
+                         if (schema, table) in in_rebuilt else None)  # fmt: skip
+                self.results.compared.append(
+                    {
+                        "table": f"{schema}.{table}",
+                        "uninterrupted": expected[0] if expected else None,
+                        "rerun": found[0] if found else None,
+                        "equal": expected is not None and expected == found,
+                    }
+                )
+        step.seconds.append(time.perf_counter() - started)
+        different = [row["table"] for row in self.results.compared if not row["equal"]]
+        equal = len(self.results.compared) - len(different)
+        step.note = f"{equal} of {len(self.results.compared)} tables equal"
+        if different or not self.results.compared:
+            step.outcome = "failed"
+            step.note = f"failed: {step.note}; different: {', '.join(different) or '-'}"
+        self.clock.log(FAULTS, step.note)
+
+    def killed_load(self) -> None:
+        """The load phase's file, loaded into the emptied load database: paused at its middle
+        line by a trigger (warehouse.faults.pause_copy_at), killed there with SIGKILL, checked
+        to have left nothing, then loaded again and checked to be there once."""
+        path = self.load_csv
+        if path is None or not path.exists():
+            raise RuntimeError("the load phase wrote no CSV file")
+        rows = self.results.facts["load_rows"]
+        line = 2 + rows // 2  # line 1 is the header
+        shown = f"PGDATABASE={self.load_database} .venv/bin/warehouse load {path.name}"
+        command = [str(BIN / "warehouse"), "load", str(path)]
+        killed = self.results.add(
+            Step(FAULTS, f"warehouse load killed with SIGKILL at line {line:,} of the file's "
+                 f"{rows + 1:,}", shown)
+        )  # fmt: skip
+        with self.connect(self.load_database) as connection:
+            connection.execute(
+                "truncate raw.task_executions, raw.rejected_rows, raw.load_batches cascade"
+            )
+            started = time.perf_counter()
+            with (
+                pause_copy_at(connection, path, line),
+                open(self.scratch / "killed-load.log", "w", encoding="utf-8") as log,
+            ):
+                loader = subprocess.Popen(
+                    command, env=self.env(self.load_database), cwd=PROJECT_ROOT, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+                try:
+                    wait_until(
+                        lambda: bool(advisory_waiters(connection, PAUSE_LOCK)) or
+                        loader.poll() is not None,
+                        f"the load reaches line {line:,}",
+                        self.args.phase_timeout,
+                    )  # fmt: skip
+                    if loader.poll() is not None:
+                        raise RuntimeError(
+                            f"the load ended (exit {loader.returncode}) before line {line:,}"
+                        )
+                    (backend,) = advisory_waiters(connection, PAUSE_LOCK)
+                    progress = connection.execute(
+                        "select tuples_processed from pg_stat_progress_copy where pid = %s",
+                        (backend,),
+                    ).fetchone()
+                finally:  # killed here, or before the lock is released on an error
+                    if loader.poll() is None:
+                        os.killpg(loader.pid, signal.SIGKILL)
+                    loader.wait()
+                killed.seconds.append(time.perf_counter() - started)
+            wait_for_backends_to_end(connection, [backend], self.args.phase_timeout)
+            versions, rejected, _, batches = self.landed(connection, path)
+        written = f"{progress[0]:,}" if progress else "some"
+        killed.note = (f"{written} rows written (uncommitted) when killed; raw holds "
+                       f"{versions:,} of its rows, {rejected:,} rejected rows and "
+                       f"{len(batches):,} batches of it")  # fmt: skip
+        if (versions, rejected, batches) != (0, 0, []):
+            killed.outcome = "failed"
+            killed.note = "failed: a partial batch remains: " + killed.note
+        self.clock.log(FAULTS, killed.note)
+
+        rerun = self.results.add(Step(FAULTS, "the killed load run again", shown))
+        self.timed(rerun, command, database=self.load_database)
+        if rerun.outcome != "ok":
+            return
+        with self.connect(self.load_database) as connection:
+            versions, rejected, lines, batches = self.landed(connection, path)
+        rerun.note = (f"{versions:,} rows and {rejected:,} rejected rows of {rows:,}, {lines:,} "
+                      f"distinct lines; batches: {', '.join(batches) or '-'}")  # fmt: skip
+        if not (versions == lines and versions + rejected == rows and batches == ["loaded"]):
+            rerun.outcome = "failed"
+            rerun.note = "failed: not loaded exactly once: " + rerun.note
+        else:
+            rerun.note = f"each of the {rows:,} rows once: " + rerun.note
+        self.clock.log(FAULTS, rerun.note)
+
+    @staticmethod
+    def landed(connection: psycopg.Connection, path: Path) -> tuple[int, int, int, list[str]]:
+        """What raw holds of one file: its rows, its rejected rows, its distinct lines, and
+        the status of its batches."""
+        name = str(path)
+        versions, lines = connection.execute(
+            "select count(*), count(distinct _source_line) from raw.task_executions "
+            "where _source_file = %s",
+            (name,),
+        ).fetchone()
+        rejected = connection.execute(
+            "select count(*) from raw.rejected_rows where source_file = %s", (name,)
+        ).fetchone()[0]
+        batches = [row[0] for row in connection.execute(
+            "select status from raw.load_batches where source_file = %s order by batch_id",
+            (name,),
+        )]  # fmt: skip
+        return versions, rejected, lines, batches
+
     def report(self) -> None:
         args = self.args
         with self.connect() as connection:
@@ -809,6 +1244,7 @@ class Bench:
                 ("BENCH_RUNS", args.runs, 3),
                 ("BENCH_PHASE_TIMEOUT", args.phase_timeout, 1200),
                 ("BENCH_LOAD_ROWS", args.load_rows, 1_000_000),
+                ("BENCH_MICRO_BATCH_TASKS", args.micro_batch_tasks, 1700),
                 ("BENCH_PGBENCH_SECONDS", args.pgbench_seconds, 15),
             )
             if value != default

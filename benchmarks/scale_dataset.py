@@ -50,6 +50,7 @@ TASKS_PER_DEVELOPER_DAY = 6
 MAX_DURATION_MS = 30 * 60 * 1000  # a task runs at most 30 minutes
 REFERENCE_TABLES = ("organizations", "teams", "users", "provider_pricing")
 LOAD_DELAY = timedelta(minutes=5)  # a window's files are loaded this long after it closes
+TASK_ID = "md5(%(seed)s || ':task:' || n)::uuid"  # the id of task number n
 
 
 @dataclass(frozen=True)
@@ -491,7 +492,7 @@ def _window_task_sql(plan: Plan, pricing: list[dict], user_count: int) -> str:
 
     select
         n,
-        md5(%(seed)s || ':task:' || n)::uuid as id,
+        {TASK_ID} as id,
         'TASK-' || lpad((n + 1)::text, 8, '0') as task_id,
         user_id,
         organization_id,

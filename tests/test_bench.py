@@ -11,6 +11,14 @@ Task versions: 2,200 pending + 2,197 running + 2,185 final = 6,582.
 Routing decision rows: 2,200 decisions + 2,185 completed with actuals + 66 re-routes = 4,451,
 of 2,266 distinct decisions. Batches: 4 reference files + 2 tables x 11 days = 26.
 The load phase exports the base data's versions: 2,000 + 1,998 + 1,990 = 5,988.
+
+The faults phase (--micro-batch-tasks 100) copies the newest 100 tasks, 2100-2199: none stuck,
+none quarantined, so 300 versions; each micro-batch file holds them under fresh ids plus one
+unparseable line (301 lines: 300 versions loaded, 1 rejected row). As many batches land as the
+build takes time (at least one), then 2 more (the 200 tasks of one more day) before the killed
+build: with b batches in all, raw holds 2,200 + 100 b tasks in 6,582 + 300 b versions, the
+task mart 2,199 + 100 b, quarantine still 1, raw.rejected_rows b. The killed load stops at line
+2 + 5,988 / 2 = 2,996, after 2,994 rows; its rerun loads the 5,988 rows once.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ def bench_database(server: settings.ConnectionSettings):
     with psycopg.connect(
         host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
     ) as admin:
-        for database in (name, f"{name}_load"):
+        for database in (name, f"{name}_load", f"{name}_copy"):
             admin.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
             )
@@ -65,7 +73,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     command = [
         sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
         "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
-        "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50",
+        "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50", "--micro-batch-tasks", "100",
         "--database", bench_database, "--report", str(report), "--curves", str(curves),
         "--command", "quick test run",
     ]  # fmt: skip
@@ -80,7 +88,21 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         def one(query: str) -> tuple:
             return connection.execute(query).fetchone()
 
-        assert one("select count(distinct id), count(*) from raw.task_executions") == (2200, 6582)
+        micro = one(
+            "select count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
+            "from raw.load_batches where source_file like '%/task\\_executions\\_\\_micro\\_%' "
+            "and status = 'loaded'"
+        )
+        batches = micro[0]
+        assert batches >= 3
+        assert micro == (batches, 301 * batches, 300 * batches, batches)
+        assert one("select count(distinct id), count(*) from raw.task_executions") == (
+            2200 + 100 * batches,
+            6582 + 300 * batches,
+        )
+        assert connection.execute(
+            "select table_name, field, count(*) from raw.rejected_rows group by 1, 2"
+        ).fetchall() == [("task_executions", "start_time", batches)]
         assert one("select count(distinct id), count(*) from raw.routing_decisions") == (
             2266,
             4451,
@@ -100,7 +122,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
             ("teams", 1, teams),
             ("users", 1, users),
         ]
-        assert one("select count(*) from raw.load_batches") == (26,)
+        assert one("select count(*) from raw.load_batches") == (26 + batches,)
         # Batch ids grow with the data's time: each window's task batch is loaded after the
         # previous window's.
         assert one(
@@ -109,10 +131,22 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
             "_batch_id as batch_id, _loaded_at from raw.task_executions) as batches) as ordered"
         ) == (True,)
         # raw = marts + quarantine after the builds
-        assert one("select count(*) from analytics.task_executions") == (2199,)
+        assert one("select count(*) from analytics.task_executions") == (2199 + 100 * batches,)
         assert connection.execute(
             "select reason, count(*) from monitoring.quarantined_task_executions group by reason"
         ).fetchall() == [("negative_cost", 1)]
+        [marts] = one(
+            "select count(*) from pg_tables where schemaname in ('analytics', 'monitoring')"
+        )
+        copies = "select count(*) from pg_database where datname = %s"
+        assert connection.execute(copies, (f"{bench_database}_copy",)).fetchone() == (0,)
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname=f"{bench_database}_load"
+    ) as connection:  # the killed load's rerun
+        assert connection.execute(
+            "select count(*), count(distinct _source_line) from raw.task_executions"
+        ).fetchone() == (5988, 5988)
+        assert connection.execute("select status from raw.load_batches").fetchall() == [("loaded",)]
     text = report.read_text(encoding="utf-8")
     assert text.startswith("# Benchmarks\n\n## Foundation\n\nkept as it is\n")
     for section in SECTIONS:
@@ -123,6 +157,23 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     for query in ("3.1", "3.2", "3.3", "3.4"):
         assert f"| {query} " in text
     assert "single-row insert (1 client)" in text
+    faults = text[text.index("### Faults under load") : text.index("### Did not finish")]
+    assert f"{batches - 2:,} batches of 300 versions (100 new tasks) and one unparseable" in faults
+    assert (
+        f"**After the next build, they reconcile**: {2200 + 100 * (batches - 2):,} distinct "
+        f"parseable raw tasks = {2199 + 100 * (batches - 2):,} in `analytics.task_executions` + "
+        f"1 in `monitoring.quarantined_task_executions`; {batches - 2:,} rows in "
+        "`raw.rejected_rows`" in faults
+    )
+    assert "| land new tasks for the killed build |" in faults
+    assert "2 micro-batches: 200 new tasks (a generated day has 200), 600 versions" in faults
+    assert f"{marts} of {marts} tables equal" in faults
+    assert "killed after " in faults
+    assert (
+        "2,994 rows written (uncommitted) when killed; raw holds 0 of its rows, 0 rejected rows "
+        "and 0 batches of it" in faults
+    )
+    assert "each of the 5,988 rows once" in faults
     assert "did not finish" not in text
     curve_lines = curves.read_text(encoding="utf-8").splitlines()
     assert curve_lines[:3] == ["# Scaling", "", "intro kept"]

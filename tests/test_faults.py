@@ -4,7 +4,8 @@ mid-file and run again, loads committing while a build runs (docs/concurrency.md
 Every fault is placed at a known point, never left to timing: the test holds a lock that the
 process under test needs next (a table lock, or an advisory lock that a test-only trigger on
 a raw table takes at a given line of a given file) and waits in pg_locks until the process
-waits for it.
+waits for it. The helpers that place the faults are shared with the scale bench's faults
+phase (``warehouse/faults.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +26,16 @@ from psycopg import sql
 from tests.conftest import FIXED_AS_OF
 from warehouse import settings
 from warehouse.dbt import dbt_environment
+from warehouse.faults import (
+    PAUSE_LOCK,
+    WAIT_SECONDS,
+    advisory_waiters,
+    compared_columns,
+    pause_copy_at,
+    wait_for_backends_to_end,
+    wait_until,
+    waiting_pids,
+)
 from warehouse.ingest.contract import TABLES
 from warehouse.ingest.loader import load_paths
 from warehouse.synthetic.chaos import QUARANTINE_KINDS, REJECTION_KINDS
@@ -35,14 +43,9 @@ from warehouse.synthetic.generator import GenerationSummary, GeneratorConfig, ge
 
 END = date(2026, 3, 6)
 HORIZON_LOCK = 731_003  # warehouse/ingest/migrations/0002_batch_horizon.sql
-PAUSE_LOCK = 731_099  # taken by the test-only trigger of pause_copy_at()
 BIN = Path(sys.executable).parent
-WAIT_SECONDS = 120
-# When, not what: the batch a row was built from, the build's time, the time rows landed.
-BOOKKEEPING = {"built_from_batch_id", "built_at", "loaded_at"}
 # Builds whose data tests only slow the test down (they write nothing to the marts).
 WITHOUT_TESTS = ("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
-ROLLUPS = {"organization_analytics", "user_analytics", "provider_performance_metrics"}
 
 
 def landing_files(tmp_path: Path, days: int) -> tuple[Path, GenerationSummary]:
@@ -75,37 +78,6 @@ def scalar(connection: psycopg.Connection, query: str, *params: object) -> objec
     return connection.execute(query, params).fetchone()[0]
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.1)
-
-
-def waiting_pids(connection: psycopg.Connection, where: str, *params: object) -> list[int]:
-    """Backends waiting (not granted) for a lock matching ``where`` (over pg_locks)."""
-    query = f"select pid from pg_locks where not granted and {where}"
-    return [row[0] for row in connection.execute(query, params)]
-
-
-def advisory_waiters(connection: psycopg.Connection, key: int) -> list[int]:
-    # a single bigint key is classid (high half) + objid (low half), objsubid 1
-    return waiting_pids(
-        connection, "locktype = 'advisory' and classid = 0 and objid = %s and objsubid = 1", key
-    )
-
-
-def wait_for_backends_to_end(connection: psycopg.Connection, pids: list[int]) -> None:
-    """A killed client's backend ends once it next reads from its closed socket."""
-    wait_until(
-        lambda: (
-            scalar(connection, "select count(*) from pg_stat_activity where pid = any(%s)", pids)
-            == 0
-        ),
-        f"the killed client's backends {pids} ended",
-    )
-
-
 def other_backends(connection: psycopg.Connection, mine: list[int]) -> list[int]:
     return [
         row[0]
@@ -115,34 +87,6 @@ def other_backends(connection: psycopg.Connection, mine: list[int]) -> list[int]
             (mine,),
         )
     ]
-
-
-@contextmanager
-def pause_copy_at(connection: psycopg.Connection, file: Path, line: int) -> Iterator[None]:
-    """While inside, a COPY of ``file`` into raw.task_executions stops before its first row
-    from ``line`` on (the rows before it are in, uncommitted) until the block ends."""
-    connection.execute(
-        sql.SQL("""
-        create function public.pause_copy() returns trigger language plpgsql as $$
-        begin
-            if new._source_file = {file} and new._source_line >= {line} then
-                perform pg_advisory_xact_lock({key});
-            end if;
-            return new;
-        end
-        $$;
-        create trigger pause_copy before insert on raw.task_executions
-        for each row execute function public.pause_copy();
-    """).format(file=sql.Literal(str(file)), line=sql.Literal(line), key=sql.Literal(PAUSE_LOCK))
-    )
-    connection.execute("select pg_advisory_lock(%s)", (PAUSE_LOCK,))
-    try:
-        yield
-    finally:
-        connection.execute("select pg_advisory_unlock(%s)", (PAUSE_LOCK,))
-        connection.execute(
-            "drop trigger pause_copy on raw.task_executions; drop function public.pause_copy()"
-        )
 
 
 def dbt_build_process(output: Path, *args: str) -> subprocess.Popen:
@@ -184,15 +128,7 @@ def dump(connection: psycopg.Connection, models: list[tuple[str, str]]) -> dict[
     """Every row of every model, as text, ordered; bookkeeping columns left out."""
     tables = {}
     for schema, table in models:
-        columns = [
-            row[0]
-            for row in connection.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = %s and table_name = %s order by ordinal_position",
-                (schema, table),
-            )
-            if row[0] not in BOOKKEEPING and not (table in ROLLUPS and row[0] == "created_at")
-        ]
+        columns = compared_columns(connection, schema, table)
         listed = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)
         query = sql.SQL("select {} from {} order by {}").format(
             listed,
