@@ -169,3 +169,43 @@ def test_daily_builds_test_what_they_built_and_the_weekly_sweep_tests_every_row(
                      f"{{as_of: '{AS_OF}', full_test_sweep: true}}"], check=False)  # fmt: skip
 
     assert outcomes(sweep)["task_savings_equal_baseline_minus_cost"] == ("fail", 1)
+
+
+def test_weeks_and_months_are_checked_against_their_days_when_rebuilt_and_in_the_sweep(
+    connection, dbt, tmp_path
+):
+    """organization_periods_add_up_to_their_days reads the weeks and months of the rollup's
+    latest build, each against all of its days; the sweep reads every week and month. A
+    week of organization A damaged after the first build is not rebuilt by the next one (its
+    new task T5 is organization B's), so only the sweep finds it; B's week, rebuilt and then
+    damaged, is found by the daily test too."""
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    dbt("build", as_of=AS_OF)
+    damage = (
+        "update analytics.organization_analytics set total_tasks = total_tasks + 1 "
+        "where organization_id = %s and aggregation_period = 'weekly' and metric_date = %s"
+    )
+    connection.execute(damage, (ORG_A, "2026-02-23"))
+    later = tmp_path / "later"
+    later.mkdir()
+    write(later / "task_executions__later.csv", [{
+        "id": "00000000-0000-4000-8000-000000000005", "task_id": "T5", "user_id": B1,
+        "organization_id": ORG_B, "task_type": "feature", "provider": "openai_codex",
+        "start_time": "2026-03-02T08:00:00Z", "end_time": "2026-03-02T08:00:30Z",
+        "tokens_used": 1000, "cost_usd": "0", "status": "completed",
+        "updated_at": "2026-03-02T08:05:00Z",
+    }])  # fmt: skip
+    load_paths(connection, [later])
+    name = "organization_periods_add_up_to_their_days"
+
+    daily = dbt("build", as_of=AS_OF, check=False)
+    connection.execute(damage, (ORG_B, "2026-03-02"))
+    daily_test = run_dbt(["test", "--select", name, "--vars", f"{{as_of: '{AS_OF}'}}"],
+                         check=False)  # fmt: skip
+    sweep = run_dbt(["test", "--select", name, "--vars",
+                     f"{{as_of: '{AS_OF}', full_test_sweep: true}}"], check=False)  # fmt: skip
+
+    assert outcomes(daily)[name] == ("pass", 0)
+    assert outcomes(daily_test)[name] == ("fail", 1)
+    assert outcomes(sweep)[name] == ("fail", 2)
