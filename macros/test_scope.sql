@@ -4,8 +4,9 @@
     build, so that a daily or hourly build tests what it changed and its cost follows new data.
     Every row is tested when the var `full_test_sweep` is true (the weekly sweep), on
     --full-refresh, and by tests configured `full_table: true` (those comparing rows of
-    different builds, such as weekly rows against their days). A test's own `where` config
-    applies as usual. -#}
+    different builds, such as weekly rows against their days, which narrow themselves). A
+    test's own `where` config applies as usual. A singular test reads a model the same way
+    with `from {{ get_where_subquery(ref('...')) }}`. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
