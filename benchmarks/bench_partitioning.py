@@ -12,11 +12,13 @@ Scratch databases on the warehouse's server (never the warehouse database itself
 
 - ``part_base``: the raw schema by the project's migrations and ``scale_dataset`` at 1 M tasks
   over 90 days (seed 42) ending 2026-12-01: 2,994,000 task versions, September to November;
-- ``part_flat``, ``part_start``, ``part_loaded``: copies of it whose task table is as the
-  migrations make it (indexes rebuilt, so that every variant starts from freshly built ones),
-  or range-partitioned by month of ``start_time``, or of ``_loaded_at``, with the same columns
-  and equivalent indexes (the unique batch-line index then has to include the partition key);
-  routing decisions emptied;
+- ``part_flat``, ``part_start``, ``part_loaded``, ``part_batch``: copies of it whose task
+  table is one plain table (as before migration 0005), or range-partitioned by month of
+  ``start_time`` (as migration 0005 makes it), of ``_loaded_at``, or of loads by batch id,
+  with the same columns and equivalent indexes (the unique batch-line index then has to
+  include the partition key), all rebuilt so that every variant starts from fresh ones;
+  routing decisions emptied. In the variants not partitioned by ``start_time``, the
+  loader's month-making after each file is a no-op;
 - ``part_<variant>_e``: the same, emptied, for loads into an empty table.
 
 The CSV file (``--csv``) holds 997,998 task versions of another 333,334 tasks (seed 43) that
@@ -56,19 +58,25 @@ CSV_PLAN = scale_dataset.Plan(333_334, 30, 0, 43, datetime(2026, 12, 31, tzinfo=
 # is one day of versions (33,960), what an incremental build after one day reads.
 WATERMARK, HORIZON = 182, 184
 
+# a variant's task table, from the table the migrations make (partitioned by start_time)
 PARTITION = """
-alter table raw.task_executions rename to task_executions_flat;
+alter table raw.task_executions rename to task_executions_before;
 create table raw.task_executions
-    (like raw.task_executions_flat including defaults including constraints)
-    partition by range ({key});
+    (like raw.task_executions_before including defaults including constraints)
+    {partition_by};
 {partitions}
 insert into raw.task_executions
-select * from raw.task_executions_flat order by _batch_id, _source_line;
-drop table raw.task_executions_flat;
+select * from raw.task_executions_before order by _batch_id, _source_line;
+drop table raw.task_executions_before;
 create index task_executions_version_idx on raw.task_executions (id, updated_at desc);
 create unique index task_executions_batch_line_idx
     on raw.task_executions ({unique_columns});
 create index task_executions_loaded_at_brin on raw.task_executions using brin (_loaded_at);
+"""
+# the loader's month-making, where the table is not partitioned by month of start_time
+NO_MONTHS = """
+create or replace function raw.place_default_task_executions() returns integer
+language sql as 'select 0'
 """
 MONTHS = ("2026-08", "2026-09", "2026-10", "2026-11", "2026-12", "2027-01", "2027-02")
 # A month of loads, by batch id: from the month's first batch to the next month's (the newest
@@ -244,14 +252,14 @@ def prepare(server: Server, csv_path: Path) -> None:
         server.copy_database(name, BASE)
         with server.connect(name) as connection:
             connection.execute("truncate raw.routing_decisions")
-            if key is None:
-                connection.execute("reindex table raw.task_executions")
-            else:
-                unique = "_batch_id, _source_line" + ("" if key == "_batch_id" else f", {key}")
-                partitions = partitions_sql(connection, key)
-                connection.execute(
-                    PARTITION.format(key=key, partitions=partitions, unique_columns=unique)
-                )
+            unique = "_batch_id, _source_line" + ("" if key in (None, "_batch_id") else f", {key}")
+            connection.execute(PARTITION.format(
+                partition_by="" if key is None else f"partition by range ({key})",
+                partitions="" if key is None else partitions_sql(connection, key),
+                unique_columns=unique,
+            ))  # fmt: skip
+            if key != "start_time":
+                connection.execute(NO_MONTHS)
             connection.execute("vacuum analyze raw.task_executions")
         server.copy_database(f"{name}_e", name)
         with server.connect(f"{name}_e") as connection:

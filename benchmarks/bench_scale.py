@@ -751,15 +751,23 @@ class Bench:
             self.results.facts["raw_tasks"] = tasks
             rows = connection.execute(
                 """
+                -- a partitioned table counts with its partitions
                 select
-                    namespace.nspname, class.relname, class.reltuples::bigint,
-                    pg_table_size(class.oid), pg_indexes_size(class.oid),
-                    pg_total_relation_size(class.oid)
+                    namespace.nspname, class.relname,
+                    sum(greatest(part.reltuples, 0))::bigint,
+                    sum(pg_table_size(tree.relid)), sum(pg_indexes_size(tree.relid)),
+                    sum(pg_total_relation_size(tree.relid)) as total
                 from pg_class as class
                 inner join pg_namespace as namespace on class.relnamespace = namespace.oid
+                cross join lateral (
+                    select tree.relid from pg_partition_tree(class.oid) as tree
+                    union select class.oid  -- a plain table has no tree
+                ) as tree
+                inner join pg_class as part on tree.relid = part.oid
                 where namespace.nspname in ('raw', 'staging', 'analytics', 'monitoring')
-                    and class.relkind in ('r', 'p', 'm')
-                order by pg_total_relation_size(class.oid) desc
+                    and class.relkind in ('r', 'p', 'm') and not class.relispartition
+                group by namespace.nspname, class.relname
+                order by total desc
                 """
             ).fetchall()
         for schema, name, tuples, table, indexes, total in rows:

@@ -683,6 +683,8 @@ def generate_windows(
         loaded_at = end + LOAD_DELAY
         label = start.strftime("%Y%m%dT%H%M")
         with connection.transaction():
+            # the window's month partitions first, so that no row goes through the default one
+            connection.execute("select raw.ensure_task_execution_months(%s, %s)", (start, end))
             task_file = f"task_executions__{label}.csv"
             decision_file = f"routing_decisions__{label}.csv"
             params = {

@@ -157,6 +157,9 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     for query in ("3.1", "3.2", "3.3", "3.4"):
         assert f"| {query} " in text
     assert "single-row insert (1 client)" in text
+    storage = text[text.index("### Storage") : text.index("### Faults under load")]
+    assert "| raw.task_executions | " in storage  # its month partitions counted with it
+    assert "raw.task_executions_20" not in storage
     faults = text[text.index("### Faults under load") : text.index("### Did not finish")]
     assert f"{batches - 2:,} batches of 300 versions (100 new tasks) and one unparseable" in faults
     assert (

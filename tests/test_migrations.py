@@ -41,7 +41,8 @@ def test_required_contract_columns_are_not_null_in_raw(connection):
 
 
 def test_a_raw_event_line_is_stored_once_per_batch(connection):
-    """(batch, line) is the key of every raw version: the index refuses a second row."""
+    """(batch, line) is the key of every raw version: the index refuses a second row. (The
+    index of the task table also holds its partition key, start_time: a line has one.)"""
     batch_id = connection.execute(
         "insert into raw.load_batches (table_name, source_file, file_format, file_checksum, "
         "file_bytes, status, started_at) values ('task_executions', 'x.csv', 'csv', 'x', 0, "
@@ -51,7 +52,7 @@ def test_a_raw_event_line_is_stored_once_per_batch(connection):
         "insert into raw.task_executions (id, task_id, user_id, organization_id, task_type, "
         "provider, start_time, status, updated_at, _batch_id, _source_file, _source_line) "
         "values (gen_random_uuid(), 'T', gen_random_uuid(), gen_random_uuid(), 'bug_fix', "
-        "'openai_codex', now(), 'pending', now(), %s, 'x.csv', 2)"
+        "'openai_codex', '2026-03-01T10:00:00Z', 'pending', now(), %s, 'x.csv', 2)"
     )
     connection.execute(row, (batch_id,))
     with pytest.raises(psycopg.errors.UniqueViolation):
@@ -64,8 +65,8 @@ def test_applying_twice_changes_nothing(connection):
         "select version from raw.schema_migrations order by version"
     ).fetchall()
     # 0001_landing_tables, 0002_batch_horizon, 0003_batch_line_and_load_time_indexes,
-    # 0004_no_row_foreign_key_on_raw_events
-    assert versions == [(1,), (2,), (3,), (4,)]
+    # 0004_no_row_foreign_key_on_raw_events, 0005_task_executions_by_month
+    assert versions == [(1,), (2,), (3,), (4,), (5,)]
 
 
 def test_an_edited_applied_migration_is_refused(connection, tmp_path, monkeypatch):

@@ -83,9 +83,21 @@ def pause_copy_at(connection: psycopg.Connection, file: Path, line: int) -> Iter
         yield
     finally:
         connection.execute("select pg_advisory_unlock(%s)", (PAUSE_LOCK,))
-        connection.execute(
-            "drop trigger pause_copy on raw.task_executions; drop function public.pause_copy()"
-        )
+        wait_until(lambda: _dropped_the_pause(connection), "the pause trigger was dropped")
+
+
+def _dropped_the_pause(connection: psycopg.Connection) -> bool:
+    """Drop the trigger, or give up at once while a paused load still writes: dropping locks
+    the table's month partitions one by one, and the load, once resumed, needs one more (its
+    default partition), so a waiting drop and the load would deadlock."""
+    try:
+        with connection.transaction():
+            connection.execute("set local lock_timeout = '100ms'")
+            connection.execute("drop trigger pause_copy on raw.task_executions")
+            connection.execute("drop function public.pause_copy()")
+    except psycopg.errors.LockNotAvailable:
+        return False
+    return True
 
 
 def compared_columns(connection: psycopg.Connection, schema: str, table: str) -> list[str]:

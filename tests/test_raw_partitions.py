@@ -1,0 +1,141 @@
+"""raw.task_executions is partitioned by month of start_time (migration 0005): the loader
+creates the months it needs, a row of a month without a partition waits in the default one,
+and nothing is lost or moved twice."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+
+from tests.test_loader import TASK_1, TASK_2, task_row, write_csv
+from warehouse import postgres
+from warehouse.ingest import migrations
+from warehouse.ingest.loader import load_paths
+from warehouse.ingest.migrations import apply_migrations
+
+TASK_3 = "33333333-3333-4333-8333-333333333333"
+ROWS_BY_PARTITION = (
+    "select tableoid::regclass::text, count(*) from raw.task_executions group by 1 order by 1"
+)
+
+
+def by_partition(connection: psycopg.Connection) -> list[tuple[str, int]]:
+    return connection.execute(ROWS_BY_PARTITION).fetchall()
+
+
+def month_rows(day: str, *ids: str) -> list[dict[str, str]]:
+    return [
+        task_row(id=task, task_id=f"TASK-{task[-1]}", start_time=f"{day}T10:00:00Z",
+                 end_time=f"{day}T10:01:00Z", updated_at=f"{day}T10:01:00Z")
+        for task in ids
+    ]  # fmt: skip
+
+
+def insert_outside_the_loader(
+    connection: psycopg.Connection, start_time: str, task: str = TASK_3, line: int = 2
+) -> None:
+    batch_id = connection.execute(
+        "insert into raw.load_batches (table_name, source_file, file_format, file_checksum, "
+        "file_bytes, status, started_at) values ('task_executions', 'x.csv', 'csv', 'x', 0, "
+        "'loaded', now()) returning batch_id"
+    ).fetchone()[0]
+    connection.execute(
+        "insert into raw.task_executions (id, task_id, user_id, organization_id, task_type, "
+        "provider, start_time, status, updated_at, _batch_id, _source_file, _source_line) "
+        "values (%s, 'T', gen_random_uuid(), gen_random_uuid(), 'bug_fix', 'openai_codex', "
+        "%s, 'pending', %s, %s, 'x.csv', %s)",
+        (task, start_time, start_time, batch_id, line),
+    )
+
+
+def test_a_file_of_two_months_lands_in_the_two_month_partitions(connection, tmp_path):
+    path = write_csv(
+        tmp_path / "task_executions.csv",
+        month_rows("2026-01-31", TASK_1) + month_rows("2026-02-01", TASK_2),
+    )
+
+    [result] = load_paths(connection, [path])
+
+    assert result.rows_loaded == 2
+    assert by_partition(connection) == [
+        ("raw.task_executions_2026_01", 1),
+        ("raw.task_executions_2026_02", 1),
+    ]
+
+
+def test_months_are_utc_months(connection, tmp_path):
+    """00:30 on 1 February in Paris is 23:30 on 31 January in UTC: January's partition."""
+    rows = month_rows("2026-02-01", TASK_1)
+    rows[0]["start_time"] = "2026-02-01T00:30:00+01:00"
+    load_paths(connection, [write_csv(tmp_path / "task_executions.csv", rows)])
+
+    assert by_partition(connection) == [("raw.task_executions_2026_01", 1)]
+
+
+def test_a_row_written_outside_the_loader_waits_in_the_default_partition(connection, tmp_path):
+    insert_outside_the_loader(connection, "2025-12-24T08:00:00Z")
+    assert by_partition(connection) == [("raw.task_executions_default", 1)]
+
+    load_paths(connection, [write_csv(tmp_path / "task_executions.csv",
+                                      month_rows("2026-01-05", TASK_1))])  # fmt: skip
+
+    assert by_partition(connection) == [
+        ("raw.task_executions_2025_12", 1),
+        ("raw.task_executions_2026_01", 1),
+    ]
+
+
+def test_a_load_does_not_wait_for_a_default_partition_in_use(connection, tmp_path):
+    """A build reading the raw table holds its default partition: the load goes on, its rows
+    wait there, and the next load moves them."""
+    with postgres.connect() as reader:
+        reader.execute("select count(*) from raw.task_executions")  # the transaction stays open
+        [first] = load_paths(connection, [write_csv(tmp_path / "task_executions__1.csv",
+                                                    month_rows("2026-01-05", TASK_1))])  # fmt: skip
+        assert first.status == "loaded"
+        assert by_partition(connection) == [("raw.task_executions_default", 1)]
+
+    load_paths(connection, [write_csv(tmp_path / "task_executions__2.csv",
+                                      month_rows("2026-02-05", TASK_2))])  # fmt: skip
+
+    assert by_partition(connection) == [
+        ("raw.task_executions_2026_01", 1),
+        ("raw.task_executions_2026_02", 1),
+    ]
+
+
+def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path, monkeypatch):
+    before = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, before)
+    (before / "0005_task_executions_by_month.sql").unlink()
+    with postgres.connect(autocommit=True) as connection:
+        monkeypatch.setattr(migrations, "MIGRATIONS_DIR", before)
+        apply_migrations(connection)
+        insert_outside_the_loader(connection, "2026-01-31T10:00:00Z", TASK_1, 2)
+        insert_outside_the_loader(connection, "2026-01-01T00:00:00Z", TASK_2, 3)
+        insert_outside_the_loader(connection, "2026-03-01T10:00:00Z", TASK_3, 4)
+        lines = connection.execute(
+            "select _batch_id, _source_line, id from raw.task_executions order by 2"
+        ).fetchall()
+        assert len(lines) == 3
+        monkeypatch.undo()
+
+        [migration] = apply_migrations(connection)
+
+        assert migration.name == "task_executions_by_month"
+        assert by_partition(connection) == [
+            ("raw.task_executions_2026_01", 2),
+            ("raw.task_executions_2026_03", 1),
+        ]
+        assert (
+            connection.execute(
+                "select _batch_id, _source_line, id from raw.task_executions order by 2"
+            ).fetchall()
+            == lines
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            connection.execute(
+                "insert into raw.task_executions select * from raw.task_executions limit 1"
+            )
