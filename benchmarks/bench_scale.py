@@ -15,8 +15,9 @@ scale in docs/scaling.md.
     make bench                                   # 10 M tasks
     BENCH_TASKS=1000000 make bench               # 1 M tasks, well under 20 minutes
 
-Every phase has a timeout (``BENCH_PHASE_TIMEOUT`` seconds, default 1200): a phase that runs
-longer is stopped, reported as "did not finish in N s", and the next phase runs where it can.
+Every phase has a timeout (``BENCH_PHASE_TIMEOUT`` seconds; default 1200, and 3600 at 10 M
+tasks): a phase that runs longer is stopped, reported as "did not finish in N s", and the
+next phase runs where it can.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
+def default_phase_timeout(tasks: int) -> int:
+    return max(1200, round(3600 * tasks / 10_000_000))
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=_env_int("BENCH_TASKS", 10_000_000))
@@ -105,7 +110,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=_env_int("BENCH_RUNS", 3),
                         help="runs of each cheap step (the median is reported)")  # fmt: skip
     parser.add_argument("--phase-timeout", type=int,
-                        default=_env_int("BENCH_PHASE_TIMEOUT", 1200))  # fmt: skip
+                        default=_env_int("BENCH_PHASE_TIMEOUT", 0),
+                        help="seconds a phase may take (default: 1200, and 3600 per 10 M "
+                             "tasks above 3.3 M: a first build of 10 M takes about 1,300 s "
+                             "on 2 cores)")  # fmt: skip
     parser.add_argument("--generate-timeout", type=int,
                         default=_env_int("BENCH_GENERATE_TIMEOUT", 0),
                         help="seconds the base data may take (0: no limit; every later phase "
@@ -136,6 +144,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.until = args.until.replace(tzinfo=UTC)
     if args.tasks < args.days:
         parser.error("--tasks must be at least --days")
+    if args.phase_timeout <= 0:
+        args.phase_timeout = default_phase_timeout(args.tasks)
     if args.micro_batch_tasks < 1:
         parser.error("--micro-batch-tasks must be at least 1")
     return args
@@ -1269,7 +1279,7 @@ class Bench:
                 ("BENCH_TASKS", args.tasks, 10_000_000),
                 ("BENCH_DAYS", args.days, 90),
                 ("BENCH_RUNS", args.runs, 3),
-                ("BENCH_PHASE_TIMEOUT", args.phase_timeout, 1200),
+                ("BENCH_PHASE_TIMEOUT", args.phase_timeout, default_phase_timeout(args.tasks)),
                 ("BENCH_LOAD_ROWS", args.load_rows, 1_000_000),
                 ("BENCH_MICRO_BATCH_TASKS", args.micro_batch_tasks, 1700),
                 ("BENCH_PGBENCH_SECONDS", args.pgbench_seconds, 15),
