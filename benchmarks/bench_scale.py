@@ -1031,6 +1031,8 @@ class Bench:
         """About a day of new tasks lands; the database is copied; the copy is built without a
         fault, the original is built, killed at half that time, and built again; every mart
         table of the two is compared. The copy is dropped at the end."""
+        if not self.room_for_a_copy():
+            return
         writer = self.micro_batch_writer
         batches = max(1, math.ceil(self.plan.tasks_per_increment / writer.tasks))
         land = self.results.add(
@@ -1047,8 +1049,6 @@ class Bench:
                      f"{sum(result.rows_loaded for _, result in landed):,} versions")  # fmt: skip
 
         copy = f"{self.database}_copy"
-        if not self.room_for_a_copy():
-            return
         create = sql.SQL("create database {} template {} strategy file_copy").format(
             sql.Identifier(copy), sql.Identifier(self.database)
         )
