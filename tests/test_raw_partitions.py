@@ -5,6 +5,7 @@ and nothing is lost or moved twice."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -139,3 +140,20 @@ def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path,
             connection.execute(
                 "insert into raw.task_executions select * from raw.task_executions limit 1"
             )
+
+
+def test_rows_of_the_current_months_never_pass_through_the_default_partition(connection, tmp_path):
+    """The retention window's months are made before a file's rows are written: rows written
+    to the default partition and moved are written twice."""
+    today = datetime.now(UTC).date().isoformat()
+    load_paths(connection, [write_csv(tmp_path / "task_executions.csv",
+                                      month_rows(today, TASK_1, TASK_2))])  # fmt: skip
+
+    connection.execute("select pg_stat_force_next_flush()")
+    connection.execute("select pg_stat_clear_snapshot()")
+    inserted_into_default = connection.execute(
+        "select n_tup_ins from pg_stat_user_tables "
+        "where relid = 'raw.task_executions_default'::regclass"
+    ).fetchone()[0]
+    assert inserted_into_default == 0
+    assert by_partition(connection) == [(f"raw.task_executions_{today[:4]}_{today[5:7]}", 2)]

@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 TABLE_ORDER = list(TABLES)  # reference data first, then events
 CHECKSUM_LOCK_NAMESPACE = 731_002
 CSV_CHUNK_ROWS = 20_000  # rows typed and sent at a time (a few MB)
+# months of raw.task_executions made before each load of it: from (now - the first) to (now +
+# the second); other months are made after the load (rows moved out of the default partition)
+CURRENT_MONTHS = ("100 days", "31 days")
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,8 @@ def load_file(
                     message=f"already loaded as batch {previous} (use --force to load again)",
                 )
             batch_id = _insert_batch(connection, attempt, "loaded")
+            if table == "task_executions":
+                _create_current_months(connection)
             if landing_file.file_format == "csv" and not per_row:
                 counts = _copy_csv(connection, landing_file, batch_id)
             else:
@@ -224,6 +229,16 @@ def load_file(
         raise LandingFileError(message) from error
     return BatchResult(
         name, table, "loaded", *counts, batch_id=batch_id, seconds=time.perf_counter() - started
+    )
+
+
+def _create_current_months(connection: psycopg.Connection) -> None:
+    """The months a file usually holds (the retention window and the next month), made
+    before its rows are written, so that they go straight to their partitions: rows that land
+    in the default partition are written twice (16 s instead of 10 s for 1 M versions)."""
+    connection.execute(
+        "select raw.ensure_task_execution_months(now() - %s::interval, now() + %s::interval)",
+        CURRENT_MONTHS,
     )
 
 
