@@ -110,7 +110,8 @@ def test_a_load_does_not_wait_for_a_default_partition_in_use(connection, tmp_pat
 def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path, monkeypatch):
     before = tmp_path / "migrations"
     shutil.copytree(migrations.MIGRATIONS_DIR, before)
-    (before / "0005_task_executions_by_month.sql").unlink()
+    for later in ("0005_task_executions_by_month.sql", "0006_month_making_never_waits.sql"):
+        (before / later).unlink()
     with postgres.connect(autocommit=True) as connection:
         monkeypatch.setattr(migrations, "MIGRATIONS_DIR", before)
         apply_migrations(connection)
@@ -123,9 +124,9 @@ def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path,
         assert len(lines) == 3
         monkeypatch.undo()
 
-        [migration] = apply_migrations(connection)
+        applied = apply_migrations(connection)
 
-        assert migration.name == "task_executions_by_month"
+        assert [m.name for m in applied] == ["task_executions_by_month", "month_making_never_waits"]
         assert by_partition(connection) == [
             ("raw.task_executions_2026_01", 2),
             ("raw.task_executions_2026_03", 1),
@@ -157,3 +158,29 @@ def test_rows_of_the_current_months_never_pass_through_the_default_partition(con
     ).fetchone()[0]
     assert inserted_into_default == 0
     assert by_partition(connection) == [(f"raw.task_executions_{today[:4]}_{today[5:7]}", 2)]
+
+
+def test_the_migration_replaces_views_of_the_old_table_and_says_so(
+    database, tmp_path, monkeypatch, caplog
+):
+    """dbt's staging views read raw.task_executions: they go with the old table (a warning
+    names them) and the next dbt build creates them again."""
+    before = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, before)
+    for later in ("0005_task_executions_by_month.sql", "0006_month_making_never_waits.sql"):
+        (before / later).unlink()
+    with postgres.connect(autocommit=True) as connection:
+        monkeypatch.setattr(migrations, "MIGRATIONS_DIR", before)
+        apply_migrations(connection)
+        connection.execute("create schema staging")
+        connection.execute("create view staging.versions as select id from raw.task_executions")
+        monkeypatch.undo()
+
+        with caplog.at_level("WARNING", logger="warehouse.ingest.migrations"):
+            assert len(apply_migrations(connection)) == 2
+
+        assert connection.execute("select to_regclass('staging.versions')").fetchone() == (None,)
+    assert [record.getMessage() for record in caplog.records] == [
+        "0005_task_executions_by_month.sql: dropped views that read raw.task_executions (run dbt "
+        "build to create them again): staging.versions"
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +78,7 @@ def apply_migrations(connection: psycopg.Connection) -> list[Migration]:
                         "add a new migration instead of editing an applied one"
                     )
                 continue
-            with connection.transaction():
+            with connection.transaction(), _warnings_logged(connection, migration):
                 connection.execute(migration.sql)
                 connection.execute(
                     "insert into raw.schema_migrations (version, name, checksum) "
@@ -86,3 +88,18 @@ def apply_migrations(connection: psycopg.Connection) -> list[Migration]:
             logger.info("applied migration %s", migration.path.name)
             applied_now.append(migration)
     return applied_now
+
+
+@contextmanager
+def _warnings_logged(connection: psycopg.Connection, migration: Migration) -> Iterator[None]:
+    """A migration's own warnings (RAISE WARNING) reach the log, naming the migration."""
+
+    def log(diagnostic: psycopg.errors.Diagnostic) -> None:
+        if diagnostic.severity_nonlocalized == "WARNING":
+            logger.warning("%s: %s", migration.path.name, diagnostic.message_primary)
+
+    connection.add_notice_handler(log)
+    try:
+        yield
+    finally:
+        connection.remove_notice_handler(log)

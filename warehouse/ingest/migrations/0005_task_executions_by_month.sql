@@ -102,4 +102,22 @@ insert into raw.task_executions
 select * from raw.task_executions_unpartitioned
 order by _batch_id, _source_line;
 
-drop table raw.task_executions_unpartitioned;
+-- Views that read the old table (dbt's staging views) go with it; the next dbt build
+-- creates them again on the partitioned table.
+do $$
+declare
+    dependents text;
+begin
+    select string_agg(distinct dependent.oid::regclass::text, ', ')
+    into dependents
+    from pg_depend as depend
+    inner join pg_rewrite as rewrite on depend.objid = rewrite.oid
+    inner join pg_class as dependent on rewrite.ev_class = dependent.oid
+    where depend.refobjid = 'raw.task_executions_unpartitioned'::regclass;
+    if dependents is not null then
+        raise warning 'dropped views that read raw.task_executions (run dbt build to create '
+            'them again): %', dependents;
+    end if;
+end;
+$$;
+drop table raw.task_executions_unpartitioned cascade;
