@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -49,6 +50,17 @@ def insert_outside_the_loader(
         "%s, 'pending', %s, %s, 'x.csv', %s)",
         (task, start_time, start_time, batch_id, line),
     )
+
+
+def migrate_before_partitioning(connection: psycopg.Connection, tmp_path: Path) -> None:
+    """The raw schema as it was before migration 0005 (0001 to 0004)."""
+    before = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, before)
+    for later in ("0005_task_executions_by_month.sql", "0006_month_making_never_waits.sql"):
+        (before / later).unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS_DIR", before)
+        apply_migrations(connection)
 
 
 def test_a_file_of_two_months_lands_in_the_two_month_partitions(connection, tmp_path):
@@ -107,14 +119,9 @@ def test_a_load_does_not_wait_for_a_default_partition_in_use(connection, tmp_pat
     ]
 
 
-def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path, monkeypatch):
-    before = tmp_path / "migrations"
-    shutil.copytree(migrations.MIGRATIONS_DIR, before)
-    for later in ("0005_task_executions_by_month.sql", "0006_month_making_never_waits.sql"):
-        (before / later).unlink()
+def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path):
     with postgres.connect(autocommit=True) as connection:
-        monkeypatch.setattr(migrations, "MIGRATIONS_DIR", before)
-        apply_migrations(connection)
+        migrate_before_partitioning(connection, tmp_path)
         insert_outside_the_loader(connection, "2026-01-31T10:00:00Z", TASK_1, 2)
         insert_outside_the_loader(connection, "2026-01-01T00:00:00Z", TASK_2, 3)
         insert_outside_the_loader(connection, "2026-03-01T10:00:00Z", TASK_3, 4)
@@ -122,7 +129,6 @@ def test_the_migration_moves_existing_rows_into_their_months(database, tmp_path,
             "select _batch_id, _source_line, id from raw.task_executions order by 2"
         ).fetchall()
         assert len(lines) == 3
-        monkeypatch.undo()
 
         applied = apply_migrations(connection)
 
@@ -160,21 +166,13 @@ def test_rows_of_the_current_months_never_pass_through_the_default_partition(con
     assert by_partition(connection) == [(f"raw.task_executions_{today[:4]}_{today[5:7]}", 2)]
 
 
-def test_the_migration_replaces_views_of_the_old_table_and_says_so(
-    database, tmp_path, monkeypatch, caplog
-):
+def test_the_migration_replaces_views_of_the_old_table_and_says_so(database, tmp_path, caplog):
     """dbt's staging views read raw.task_executions: they go with the old table (a warning
     names them) and the next dbt build creates them again."""
-    before = tmp_path / "migrations"
-    shutil.copytree(migrations.MIGRATIONS_DIR, before)
-    for later in ("0005_task_executions_by_month.sql", "0006_month_making_never_waits.sql"):
-        (before / later).unlink()
     with postgres.connect(autocommit=True) as connection:
-        monkeypatch.setattr(migrations, "MIGRATIONS_DIR", before)
-        apply_migrations(connection)
+        migrate_before_partitioning(connection, tmp_path)
         connection.execute("create schema staging")
         connection.execute("create view staging.versions as select id from raw.task_executions")
-        monkeypatch.undo()
 
         with caplog.at_level("WARNING", logger="warehouse.ingest.migrations"):
             assert len(apply_migrations(connection)) == 2
