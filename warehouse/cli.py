@@ -48,6 +48,8 @@ def _cmd_db(args: argparse.Namespace) -> int:
     kind = "embedded" if state.embedded else "external (PGHOST)"
     answer = "answers" if state.answers else "does not answer"
     print(f"{kind} PostgreSQL at {state.location}: {answer} ({state.detail})")
+    if state.hint:
+        print(state.hint)
     return 0 if state.answers else 1
 
 

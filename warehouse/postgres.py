@@ -33,6 +33,7 @@ class ServerStatus:
     location: str
     answers: bool
     detail: str
+    hint: str = ""
 
 
 def _pgserver():
@@ -76,7 +77,7 @@ def _without_libpq_environment() -> Iterator[None]:
 
 
 def _apply_server_settings(conn: settings.ConnectionSettings) -> None:
-    with psycopg.connect(**_kwargs(conn, "postgres"), autocommit=True) as connection:
+    with _open(conn, "postgres", autocommit=True) as connection:
         changed = False
         for name, value in SERVER_SETTINGS.items():
             current = connection.execute(sql.SQL("show {}").format(sql.Identifier(name)))
@@ -94,12 +95,12 @@ def _apply_server_settings(conn: settings.ConnectionSettings) -> None:
 def ensure_database(conn: settings.ConnectionSettings) -> None:
     """Create the warehouse database when the server answers but the database is missing."""
     try:
-        with psycopg.connect(**_kwargs(conn, conn.database), autocommit=True):
+        with _open(conn, autocommit=True):
             return
     except psycopg.OperationalError as error:
         if "does not exist" not in str(error):
             raise
-    with psycopg.connect(**_kwargs(conn, "postgres"), autocommit=True) as connection:
+    with _open(conn, "postgres", autocommit=True) as connection:
         connection.execute(sql.SQL("create database {}").format(sql.Identifier(conn.database)))
     logger.info("created database %s", conn.database)
 
@@ -122,24 +123,55 @@ def status() -> ServerStatus:
     if embedded and not (settings.embedded_pgdata() / "postmaster.pid").exists():
         return ServerStatus(True, conn.describe(), False, "not running (run `warehouse db up`)")
     try:
-        with psycopg.connect(**_kwargs(conn, conn.database), connect_timeout=5) as connection:
+        with _open(conn, connect_timeout=5) as connection:
             version = connection.execute("show server_version").fetchone()[0]
         return ServerStatus(embedded, conn.describe(), True, f"PostgreSQL {version}")
     except psycopg.OperationalError as error:
-        return ServerStatus(embedded, conn.describe(), False, _first_line(error))
+        hint = tls_hint(conn, error) or ""
+        return ServerStatus(embedded, conn.describe(), False, _first_line(error), hint)
 
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _kwargs(conn: settings.ConnectionSettings, database: str) -> dict[str, object]:
-    return {"host": conn.host, "port": conn.port, "user": conn.user, "dbname": database}
+def _open(
+    conn: settings.ConnectionSettings, database: str | None = None, **options: object
+) -> psycopg.Connection:
+    """Connect to ``database`` on the server ``conn`` names, with its TLS settings; a failed
+    TLS handshake raises an error that says which settings to check."""
+    try:
+        return psycopg.connect(**conn.keywords(database), **options)
+    except psycopg.OperationalError as error:
+        hint = tls_hint(conn, error)
+        if hint is None:
+            raise
+        raise psycopg.OperationalError(f"{error}\n{hint}") from error
+
+
+def tls_hint(conn: settings.ConnectionSettings, error: Exception) -> str | None:
+    """What to check when ``error`` is a failed TLS handshake or a server that wants TLS (None
+    for any other error). Names the settings in use: a mode and a file path, nothing secret."""
+    text = str(error)
+    if "no encryption" in text:  # pg_hba.conf has hostssl lines only for this client
+        return (
+            "hint: the server accepts TLS connections only: set PGSSLMODE=verify-full and "
+            "PGSSLROOTCERT to the CA certificate that signed the server's certificate"
+        )
+    if "SSL" not in text and "certificate" not in text:
+        return None
+    mode = conn.sslmode or "prefer (libpq's default)"
+    root = conn.sslrootcert or "~/.postgresql/root.crt (libpq's default)"
+    return (
+        f"hint: TLS failed with PGSSLMODE={mode}, PGSSLROOTCERT={root}: PGSSLROOTCERT must be the "
+        f"CA certificate that signed the server's certificate, and PGHOST ({conn.host}) a name "
+        "that certificate is for; with client certificates, check PGSSLCERT and PGSSLKEY"
+    )
 
 
 @contextmanager
 def connect(*, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A connection to the warehouse database (libpq reads PGPASSWORD, PGSSLMODE, ...)."""
-    conn = settings.connection()
-    with psycopg.connect(**_kwargs(conn, conn.database), autocommit=autocommit) as connection:
+    """A connection to the warehouse database, with the TLS settings of PGSSLMODE & co (libpq
+    reads PGPASSWORD itself)."""
+    with _open(settings.connection(), autocommit=autocommit) as connection:
         yield connection

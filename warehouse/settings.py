@@ -90,25 +90,68 @@ def uses_embedded_server() -> bool:
     return Path(host).resolve() in {embedded_pgdata(), embedded_socket_dir().resolve()}
 
 
+# libpq's TLS keywords and the variables they are read from: a mode and file paths, never a
+# key's contents or a password, so they may be printed (docs/privacy.md).
+TLS_VARIABLES = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+}
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """libpq connection variables (never a password: libpq reads PGPASSWORD itself)."""
+    """libpq connection variables (never a password: libpq reads PGPASSWORD itself).
+
+    The TLS fields are empty when their variable is unset: libpq's default applies (sslmode
+    ``prefer``, certificates under ``~/.postgresql/``)."""
 
     host: str
     port: int
     user: str
     database: str
+    sslmode: str = ""
+    sslrootcert: str = ""
+    sslcert: str = ""
+    sslkey: str = ""
+
+    def tls_keywords(self) -> dict[str, str]:
+        """The TLS keywords that are set (sslmode, sslrootcert, sslcert, sslkey)."""
+        values = {keyword: getattr(self, keyword) for keyword in TLS_VARIABLES}
+        return {keyword: value for keyword, value in values.items() if value}
+
+    def keywords(self, database: str | None = None) -> dict[str, str | int]:
+        """Keyword arguments for ``psycopg.connect``: this server, ``database`` (default: the
+        warehouse database) and the TLS settings."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": database or self.database,
+            **self.tls_keywords(),
+        }
 
     def as_env(self) -> dict[str, str]:
+        """The libpq variables for a child process (dbt, Dagster, psql), TLS ones included."""
+        tls = {TLS_VARIABLES[keyword]: value for keyword, value in self.tls_keywords().items()}
         return {
             "PGHOST": self.host,
             "PGPORT": str(self.port),
             "PGUSER": self.user,
             "PGDATABASE": self.database,
+            **tls,
         }
 
     def describe(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}/{self.database}"
+        where = f"{self.user}@{self.host}:{self.port}/{self.database}"
+        return f"{where} (sslmode={self.sslmode})" if self.sslmode else where
+
+
+def tls_from_environment() -> dict[str, str]:
+    """The TLS settings the libpq variables name, by keyword (unset or empty ones left out)."""
+    values = {keyword: os.environ.get(variable, "") for keyword, variable in TLS_VARIABLES.items()}
+    return {keyword: value for keyword, value in values.items() if value}
 
 
 def external_connection() -> ConnectionSettings:
@@ -118,6 +161,7 @@ def external_connection() -> ConnectionSettings:
         port=int(os.environ.get("PGPORT", "5432")),
         user=os.environ.get("PGUSER", os.environ.get("USER", "postgres")),
         database=os.environ.get("PGDATABASE", EMBEDDED_DATABASE),
+        **tls_from_environment(),
     )
 
 
@@ -143,6 +187,8 @@ def embedded_port() -> int:
 
 
 def embedded_connection() -> ConnectionSettings:
+    """The embedded server: a Unix socket, over which libpq never uses TLS (nor needs it), so
+    no TLS settings are carried; the embedded server is for development only."""
     return ConnectionSettings(
         host=str(embedded_socket_dir()),
         port=embedded_port(),
