@@ -7,6 +7,7 @@ import pytest
 
 from warehouse import postgres, settings
 from warehouse.cli import main
+from warehouse.dbt import dbt_environment
 
 
 @pytest.fixture
@@ -79,6 +80,61 @@ def test_pghost_set_means_that_server_unchanged(monkeypatch, tmp_path, capsys):
     assert main(["db", "down"]) == 0
     assert "nothing stopped" in capsys.readouterr().out
     assert not (tmp_path / "home").exists()  # the embedded server was never started
+
+
+def test_tls_settings_reach_dbt_and_the_exports_and_the_password_never(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("PGHOST", "db.example.internal")
+    monkeypatch.setenv("PGPORT", "6543")
+    monkeypatch.setenv("PGUSER", "builder")
+    monkeypatch.setenv("PGDATABASE", "analytics_prod")
+    monkeypatch.setenv("PGPASSWORD", "s3cret-value")
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    monkeypatch.setenv("PGSSLROOTCERT", "/etc/warehouse/tls/ca.crt")
+    monkeypatch.setenv("PGSSLCERT", "/etc/warehouse/tls/builder.crt")
+    monkeypatch.setenv("PGSSLKEY", "/etc/warehouse/tls/builder.key")
+
+    assert main(["env"]) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "export PGHOST=db.example.internal",
+        "export PGPORT=6543",
+        "export PGUSER=builder",
+        "export PGDATABASE=analytics_prod",
+        "export PGSSLMODE=verify-full",
+        "export PGSSLROOTCERT=/etc/warehouse/tls/ca.crt",
+        "export PGSSLCERT=/etc/warehouse/tls/builder.crt",
+        "export PGSSLKEY=/etc/warehouse/tls/builder.key",
+        f"export DBT_PROFILES_DIR={settings.project_dir() / 'profiles'}",
+        f"export DAGSTER_HOME={tmp_path / 'dagster'}",
+    ]
+    assert dbt_environment()["PGSSLROOTCERT"] == "/etc/warehouse/tls/ca.crt"
+    assert settings.connection().keywords("postgres") == {
+        "host": "db.example.internal",
+        "port": 6543,
+        "user": "builder",
+        "dbname": "postgres",
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/warehouse/tls/ca.crt",
+        "sslcert": "/etc/warehouse/tls/builder.crt",
+        "sslkey": "/etc/warehouse/tls/builder.key",
+    }
+
+
+def test_unset_tls_variables_are_left_to_libpq(monkeypatch):
+    monkeypatch.setenv("PGHOST", "db.example.internal")
+    for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGSSLCERT", "")  # empty counts as unset
+
+    conn = settings.connection()
+
+    assert conn.tls_keywords() == {}
+    assert not any(name.startswith("PGSSL") for name in conn.as_env())
+    assert conn.describe() == f"{conn.user}@db.example.internal:{conn.port}/{conn.database}"
 
 
 def test_pghost_naming_the_embedded_socket_is_the_embedded_server(monkeypatch, tmp_path):

@@ -129,9 +129,7 @@ def tls_server() -> Iterator[TlsServer]:
         ca = make_ca(work, "warehouse-test-ca")
         other_ca, _ = make_ca(work, "another-ca")
         server_cert = issue(work, ca, "server", "/CN=localhost", "subjectAltName=DNS:localhost")
-        client_cert = issue(
-            work, ca, "client", f"/CN={SERVER_USER}", "extendedKeyUsage=clientAuth"
-        )
+        client_cert = issue(work, ca, "client", f"/CN={SERVER_USER}", "extendedKeyUsage=clientAuth")
         if os.geteuid() == 0:
             account = pwd.getpwnam(SERVER_USER)
             for path in (data, work / "server.key"):
@@ -224,9 +222,7 @@ def test_loader_cli_and_dbt_work_over_verified_tls(over_tls, tmp_path, capsys):
     assert staged == [(ORG_A, "Acme", "enterprise"), (ORG_B, "Globex", "startup")]
 
 
-def test_a_server_certificate_from_another_ca_is_refused_with_a_hint(
-    over_tls, monkeypatch, capsys
-):
+def test_a_server_certificate_from_another_ca_is_refused_with_a_hint(over_tls, monkeypatch, capsys):
     monkeypatch.setenv("PGSSLROOTCERT", str(over_tls.other_ca))
 
     with pytest.raises(psycopg.OperationalError) as refused, postgres.connect():
@@ -240,7 +236,8 @@ def test_a_server_certificate_from_another_ca_is_refused_with_a_hint(
 
     assert main(["db", "status"]) == 1
     out = capsys.readouterr().out
-    assert "does not answer" in out and "certificate verify failed" in out
+    assert "does not answer" in out
+    assert "certificate verify failed" in out
     assert f"PGSSLROOTCERT={over_tls.other_ca}" in out
 
     assert not run_dbt(["debug", "--connection"], check=False).success

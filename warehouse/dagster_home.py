@@ -23,7 +23,8 @@ INSTANCE_SETTINGS = Path(__file__).with_name("dagster.yaml")
 DAGSTER_SCHEMA = "dagster"
 # dagster-postgres storage. The connection is the warehouse's (libpq keywords, so the embedded
 # server's socket directory works as host); there is never a password in it: libpq reads
-# PGPASSWORD or ~/.pgpass (and PGSSLMODE) itself when Dagster connects.
+# PGPASSWORD or ~/.pgpass, and the TLS settings (PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY),
+# from the environment of the Dagster processes itself, so they are not written here either.
 POSTGRES_STORAGE = """
 # Runs, event logs and schedule state in schema {schema} of the warehouse database
 # (WAREHOUSE_DAGSTER_STORAGE=postgres). Written by `make dagster-home`; no password here.

@@ -42,7 +42,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def libpq_environment(self) -> Iterator[None]:
-        """Export the database's libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE) and
+        """Export the database's libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE, and the
+        TLS ones that are set: PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY) and
         DBT_PROFILES_DIR for the block, then restore the previous values.
 
         dagster-dbt starts dbt with a copy of this process's environment (and renders the profile
