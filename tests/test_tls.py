@@ -223,6 +223,9 @@ def test_loader_cli_and_dbt_work_over_verified_tls(over_tls, tmp_path, capsys):
 
 
 def test_a_server_certificate_from_another_ca_is_refused_with_a_hint(over_tls, monkeypatch, capsys):
+    monkeypatch.setenv("PGDATABASE", "postgres")  # there on every server
+    assert run_dbt(["debug", "--connection"], check=False).success  # the right CA: dbt connects
+
     monkeypatch.setenv("PGSSLROOTCERT", str(over_tls.other_ca))
 
     with pytest.raises(psycopg.OperationalError) as refused, postgres.connect():
