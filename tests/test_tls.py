@@ -247,4 +247,7 @@ def test_a_server_certificate_from_another_ca_is_refused_with_a_hint(over_tls, m
 
     monkeypatch.setenv("PGSSLMODE", "disable")  # no TLS at all: pg_hba.conf has no line for it
     assert main(["db", "status"]) == 1
-    assert "hint: the server accepts TLS connections only" in capsys.readouterr().out
+    assert (
+        "hint: the server takes no unencrypted connection from here (PGSSLMODE=disable); "
+        "if it accepts TLS only (hostssl), set PGSSLMODE=verify-full"
+    ) in capsys.readouterr().out

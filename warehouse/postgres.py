@@ -153,10 +153,12 @@ def tls_hint(conn: settings.ConnectionSettings, error: Exception) -> str | None:
     """What to check when ``error`` is a failed TLS handshake or a server that wants TLS (None
     for any other error). Names the settings in use: a mode and a file path, nothing secret."""
     text = str(error)
-    if "no encryption" in text:  # pg_hba.conf has hostssl lines only for this client
+    if "no pg_hba.conf entry" in text and "no encryption" in text:
         return (
-            "hint: the server accepts TLS connections only: set PGSSLMODE=verify-full and "
-            "PGSSLROOTCERT to the CA certificate that signed the server's certificate"
+            f"hint: the server takes no unencrypted connection from here (PGSSLMODE="
+            f"{conn.sslmode or 'prefer'}); if it accepts TLS only (hostssl), set "
+            "PGSSLMODE=verify-full and PGSSLROOTCERT to the CA certificate that signed the "
+            "server's certificate, else ask its administrator for a pg_hba.conf line"
         )
     if "SSL" not in text and "certificate" not in text:
         return None
