@@ -30,14 +30,14 @@ def _admin_connection(server: settings.ConnectionSettings) -> psycopg.Connection
     )
 
 
-def _create_database(server: settings.ConnectionSettings) -> str:
+def create_database(server: settings.ConnectionSettings) -> str:
     name = f"wh_test_{uuid.uuid4().hex[:12]}"
     with _admin_connection(server) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     return name
 
 
-def _drop_database(server: settings.ConnectionSettings, name: str) -> None:
+def drop_database(server: settings.ConnectionSettings, name: str) -> None:
     with _admin_connection(server) as admin:
         admin.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
@@ -49,7 +49,7 @@ def database(
     server: settings.ConnectionSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[settings.ConnectionSettings]:
     """A new, empty database for this test; the libpq variables point at it."""
-    name = _create_database(server)
+    name = create_database(server)
     if not settings.uses_embedded_server():
         monkeypatch.setenv("PGHOST", server.host)
         monkeypatch.setenv("PGPORT", str(server.port))
@@ -61,7 +61,7 @@ def database(
     try:
         yield settings.connection()
     finally:
-        _drop_database(server, name)
+        drop_database(server, name)
 
 
 @pytest.fixture
@@ -69,11 +69,11 @@ def other_database(
     server: settings.ConnectionSettings, database: settings.ConnectionSettings
 ) -> Iterator[str]:
     """The name of a second, empty database on the same server (for rebuild comparisons)."""
-    name = _create_database(server)
+    name = create_database(server)
     try:
         yield name
     finally:
-        _drop_database(server, name)
+        drop_database(server, name)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ NAMING = {
     "intermediate": re.compile(r"^int_[a-z_]+$"),
     "marts": re.compile(r"^[a-z][a-z_]+$"),
     "monitoring": re.compile(r"^[a-z][a-z_]+$"),
+    "support": re.compile(r"^support_[a-z_]+$"),
 }
 
 
@@ -75,10 +76,10 @@ def test_every_model_and_source_is_described(manifest):
     assert undocumented == []
 
 
-def test_every_column_of_every_mart_and_monitoring_model_is_described(manifest):
+def test_every_column_of_every_mart_monitoring_and_support_model_is_described(manifest):
     missing = []
     for key, node in models(manifest).items():
-        if layer(node) not in ("marts", "monitoring"):
+        if layer(node) not in ("marts", "monitoring", "support"):
             continue
         documented = {name for name, column in node["columns"].items() if column["description"]}
         relation = node["relation_name"]
@@ -145,7 +146,7 @@ def test_names_follow_the_house_style(manifest):
 
 
 def test_no_literal_schema_table_names_in_models(manifest):
-    literal = re.compile(r"\b(raw|staging|analytics|monitoring)\.[a-z_]+\b")
+    literal = re.compile(r"\b(raw|staging|analytics|monitoring|support)\.[a-z_]+\b")
     comments = re.compile(r"\{#.*?#\}|--[^\n]*", re.DOTALL)
     offenders = [
         node["name"]

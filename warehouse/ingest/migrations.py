@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 
+from warehouse.privacy.pseudonyms import apply_configured_key
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -87,6 +89,7 @@ def apply_migrations(connection: psycopg.Connection) -> list[Migration]:
                 )
             logger.info("applied migration %s", migration.path.name)
             applied_now.append(migration)
+        apply_configured_key(connection)
     return applied_now
 
 

@@ -1,0 +1,131 @@
+{#- Access control (docs/privacy.md). The roles, the identity functions and the pseudonym key
+    come from migration 0007 (warehouse/ingest/migrations/); here, the row-level security of the
+    marts, applied by each covered model's post-hook in the transaction that builds it, so that
+    a rebuilt table is never readable without its policies. -#}
+
+{% macro reader_roles() -%}
+    {{ return(['analytics_org_admin', 'analytics_team_lead', 'analytics_developer',
+               'analytics_bi_reader']) }}
+{%- endmacro %}
+
+
+{#- The identified user's organization when they are an organization admin (else null). -#}
+{% macro admin_organization() -%}
+    (select identity.organization_id from privacy.app_identity() as identity
+     where identity.user_role = 'org_admin')
+{%- endmacro %}
+
+
+{#- The policies of one kind of mart, as {name: (roles, using)}. A row is visible when any policy
+    of the caller's roles lets it through; no identity, no row (but for the BI reader). -#}
+{% macro access_policies(kind) %}
+    {%- set own_organization = "(select identity.organization_id from privacy.app_identity() as identity)" -%}
+    {%- set own_user = "(select identity.user_id from privacy.app_identity() as identity)" -%}
+    {%- set team_members = "(select privacy.app_team_member_ids())" -%}
+    {%- set everything = {'bi_reader_all_rows': (['analytics_bi_reader'], 'true')} -%}
+    {%- if kind == 'people' -%}
+        {#- rows about one user: task_executions, user_analytics -#}
+        {%- set policies = {
+            'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
+            'team_lead_team_rows': (['analytics_team_lead'], 'user_id in ' ~ team_members),
+            'developer_own_rows': (['analytics_developer'], 'user_id = ' ~ own_user),
+        } -%}
+    {%- elif kind == 'users' -%}
+        {%- set policies = {
+            'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
+            'team_lead_team_rows': (['analytics_team_lead'], 'id in ' ~ team_members),
+            'developer_own_rows': (['analytics_developer'], 'id = ' ~ own_user),
+        } -%}
+    {%- elif kind == 'task_children' -%}
+        {#- rows of a task (routing_decisions): visible with their task, under its policies -#}
+        {%- set policies = {
+            'rows_of_visible_tasks': (
+                ['analytics_org_admin', 'analytics_team_lead', 'analytics_developer'],
+                'task_execution_id in (select visible.id from ' ~ ref('task_executions') ~ ' as visible)'),
+        } -%}
+    {%- elif kind == 'organization_aggregates' -%}
+        {%- set policies = {
+            'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
+        } -%}
+    {%- elif kind == 'organizations' -%}
+        {%- set policies = {
+            'members_own_organization': (
+                ['analytics_org_admin', 'analytics_team_lead', 'analytics_developer'],
+                'id = ' ~ own_organization),
+        } -%}
+    {%- elif kind == 'teams' -%}
+        {%- set policies = {
+            'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
+            'members_own_team': (
+                ['analytics_team_lead', 'analytics_developer'],
+                'id = (select identity.team_id from privacy.app_identity() as identity)'),
+        } -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("row_security: unknown kind '" ~ kind ~ "' (people, users, task_children, organization_aggregates, organizations, teams)") }}
+    {%- endif -%}
+    {%- do policies.update(everything) -%}
+    {{ return(policies) }}
+{% endmacro %}
+
+
+{#- Post-hook: row-level security on {{ this }}. Idempotent and quiet on an unchanged table:
+    each policy's name carries a digest of its definition, so a policy is created only when it
+    is missing or its definition changed, and others are dropped; nothing is locked otherwise. -#}
+{% macro row_security(kind) %}
+    {%- set policies = access_policies(kind) -%}
+    {%- set wanted = {} -%}
+    {%- for name, policy in policies.items() -%}
+        {%- set definition = 'for select to ' ~ policy[0] | join(', ') ~ ' using (' ~ policy[1] ~ ')' -%}
+        {%- do wanted.update({name ~ '_' ~ local_md5(definition)[:8]: definition}) -%}
+    {%- endfor -%}
+do $row_security$
+declare
+    stale record;
+begin
+    if not (select relrowsecurity from pg_catalog.pg_class where oid = '{{ this }}'::regclass) then
+        alter table {{ this }} enable row level security;
+    end if;
+    for stale in
+        select policyname from pg_catalog.pg_policies
+        where schemaname = '{{ this.schema }}' and tablename = '{{ this.identifier }}'
+            and policyname <> all (array[{%- for name in wanted %}'{{ name }}'{{ ", " if not loop.last }}{% endfor -%}])
+    loop
+        execute format('drop policy %I on {{ this }}', stale.policyname);
+    end loop;
+    {%- for name, definition in wanted.items() %}
+    if not exists (
+        select from pg_catalog.pg_policies
+        where schemaname = '{{ this.schema }}' and tablename = '{{ this.identifier }}'
+            and policyname = '{{ name }}'
+    ) then
+        create policy {{ name }} on {{ this }} {{ definition }};
+    end if;
+    {%- endfor %}
+end
+$row_security$
+{% endmacro %}
+
+
+{#- Post-hook of the dashboard views: they read the marts with the caller's rights, so the
+    marts' policies decide what a view shows. -#}
+{% macro security_invoker() %}
+    alter view {{ this }} set (security_invoker = true)
+{% endmacro %}
+
+
+{#- on-run-end: the reader roles may look into their schemas (tables are granted by each model's
+    grants config); nobody else may. Schemas a selective run has not made yet are skipped. -#}
+{% macro grant_schema_usage() %}
+    {%- if execute -%}
+do $schema_usage$
+begin
+    if exists (select from pg_catalog.pg_namespace where nspname = 'analytics') then
+        grant usage on schema analytics to {{ reader_roles() | join(', ') }};
+    end if;
+    if exists (select from pg_catalog.pg_namespace where nspname = 'support') then
+        grant usage on schema support to analytics_support;
+    end if;
+end
+$schema_usage$
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,364 @@
+"""Access control on a small hand-built warehouse, read through real login roles.
+
+Org A: team T1 = lead L (team_lead), developers D1 and D2; team T2 = developer D3; admin M
+(org_admin, in no team); X (developer) was deleted. Org B: admin N, developer E.
+Each user has one completed task on 2026-03-01 (task number = position below) with one
+routing decision; costs do not matter here, rows do.
+
+Each test login is a member of one reader role and names a user in ``app.user_id``:
+  org_admin + M  -> org A's rows      team_lead + L  -> T1's rows (L, D1, D2)
+  developer + D1 -> D1's rows         bi_reader      -> every row, without an identity
+  anyone without an identity, with an unknown or malformed one, or with a user whose role
+  in the data is not the login's (org_admin + D1), or a deleted user -> no row
+  support -> schema support only (organizations pseudonymized), nothing of analytics
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import create_database, drop_database
+from warehouse import postgres, settings
+from warehouse.dbt import run_dbt
+from warehouse.ingest.loader import load_paths
+from warehouse.ingest.migrations import apply_migrations
+from warehouse.privacy.pseudonyms import KEY_VARIABLE, pseudonym
+
+ORG_A, ORG_B = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"
+T1, T2, TB = (f"000000{n}-0000-4000-8000-000000000000" for n in ("e1", "e2", "eb"))
+USERS = {  # name: (organization, team, role, deleted)
+    "M": (ORG_A, "", "org_admin", False),
+    "L": (ORG_A, T1, "team_lead", False),
+    "D1": (ORG_A, T1, "developer", False),
+    "D2": (ORG_A, T1, "developer", False),
+    "D3": (ORG_A, T2, "developer", False),
+    "X": (ORG_A, T1, "developer", True),
+    "N": (ORG_B, "", "org_admin", False),
+    "E": (ORG_B, TB, "developer", False),
+}
+NAMES = list(USERS)
+PSEUDONYM_KEY = "a key for the tests only"
+AS_OF = "2026-03-02T00:00:00+00:00"
+
+
+def user_id(name: str) -> str:
+    return f"{NAMES.index(name) + 1:08d}-0000-4000-8000-00000000000a"
+
+
+def task_id(name: str) -> str:
+    return f"{NAMES.index(name) + 1:08d}-0000-4000-8000-00000000000b"
+
+
+def write(path: Path, rows: list[dict[str, object]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def build_landing(landing: Path) -> None:
+    landing.mkdir()
+    write(landing / "organizations.csv", [
+        {"id": ORG_A, "name": "Org A", "pricing_tier": "standard"},
+        {"id": ORG_B, "name": "Org B", "pricing_tier": "enterprise"},
+    ])  # fmt: skip
+    write(landing / "teams.csv", [
+        {"id": T1, "organization_id": ORG_A, "name": "T1"},
+        {"id": T2, "organization_id": ORG_A, "name": "T2"},
+        {"id": TB, "organization_id": ORG_B, "name": "TB"},
+    ])  # fmt: skip
+    write(landing / "users.csv", [
+        {"id": user_id(name), "organization_id": org, "team_id": team, "role": role,
+         "name": f"User {name}", "email": f"{name.lower()}@example.com",
+         "created_at": "2026-01-01T00:00:00Z",
+         "deleted_at": "2026-02-01T00:00:00Z" if deleted else ""}
+        for name, (org, team, role, deleted) in USERS.items()
+    ])  # fmt: skip
+    write(landing / "provider_pricing.csv", [
+        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
+         "cost_per_token": "0.00001", "cost_per_request": "0.001",
+         "effective_from": "2026-01-01T00:00:00Z"},
+    ])  # fmt: skip
+    write(landing / "task_executions.csv", [
+        {"id": task_id(name), "task_id": f"task-{name}", "user_id": user_id(name),
+         "organization_id": org, "task_type": "bug_fix", "provider": "github_copilot",
+         "start_time": "2026-03-01T10:00:00Z", "end_time": "2026-03-01T10:01:00Z",
+         "tokens_used": 100, "status": "completed", "updated_at": "2026-03-01T10:01:00Z"}
+        for name, (org, _, _, _) in USERS.items()
+    ])  # fmt: skip
+    write(landing / "routing_decisions.csv", [
+        {"id": task_id(name).replace("b", "c"), "task_execution_id": task_id(name),
+         "chosen_provider": "github_copilot", "decision_timestamp": "2026-03-01T09:59:59Z",
+         "created_at": "2026-03-01T10:01:00Z"}
+        for name in USERS
+    ])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def warehouse(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
+    """The hand-built warehouse, built once for the module (its tests only read it, but the
+    last, which rebuilds some marts); the pseudonym key set by the setting."""
+    name = create_database(server)
+    tmp_path = tmp_path_factory.mktemp("access")
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            if not settings.uses_embedded_server():
+                monkeypatch.setenv("PGHOST", server.host)
+                monkeypatch.setenv("PGPORT", str(server.port))
+                monkeypatch.setenv("PGUSER", server.user)
+            monkeypatch.setenv("PGDATABASE", name)
+            monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
+            monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+            monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            monkeypatch.setenv(KEY_VARIABLE, PSEUDONYM_KEY)
+            with postgres.connect(autocommit=True) as connection:
+                apply_migrations(connection)
+                build_landing(tmp_path / "landing")
+                results = load_paths(connection, [tmp_path / "landing"])
+                assert [result.rows_rejected for result in results] == [0] * 6
+                build("build")
+                yield connection
+    finally:
+        drop_database(server, name)
+
+
+def build(*args: str) -> None:
+    run_dbt([*args, "--vars", f"{{as_of: '{AS_OF}'}}"])
+
+
+@contextmanager
+def login(role: str) -> Iterator[psycopg.Connection]:
+    """A connection of a new login role that is a member of ``role`` (dropped afterwards)."""
+    database = settings.connection()
+    name = f"wh_test_{role}_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    with psycopg.connect(
+        host=database.host, port=database.port, user=database.user,
+        dbname=database.database, autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute(
+            sql.SQL("create role {} login password {} in role {}").format(
+                sql.Identifier(name), sql.Literal(password), sql.Identifier(role)
+            )
+        )
+        try:
+            with psycopg.connect(
+                host=database.host, port=database.port, user=name, password=password,
+                dbname=database.database, autocommit=True,
+            ) as connection:  # fmt: skip
+                yield connection
+        finally:
+            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+
+
+def as_user(connection: psycopg.Connection, name: str | None) -> psycopg.Connection:
+    value = "" if name is None else user_id(name) if name in USERS else name
+    connection.execute("select set_config('app.user_id', %s, false)", (value,))
+    return connection
+
+
+def visible(connection: psycopg.Connection, query: str) -> set[str]:
+    return {row[0] for row in connection.execute(query)}
+
+
+def owners(connection: psycopg.Connection) -> dict[str, set[str]]:
+    """Whose rows the connection sees in each covered relation, by user name (X, ...), or by
+    organization (A, B) / team (T1, ...) for the relations about those."""
+    by_user = {user_id(name): name for name in USERS}
+    by_task = {task_id(name): name for name in USERS}
+    by_org = {ORG_A: "A", ORG_B: "B"}
+    by_team = {T1: "T1", T2: "T2", TB: "TB"}
+
+    def names(query: str, mapping: dict[str, str]) -> set[str]:
+        return {mapping[str(value)] for value in visible(connection, query)}
+
+    return {
+        "task_executions": names("select user_id from analytics.task_executions", by_user),
+        "routing_decisions": names(
+            "select task_execution_id from analytics.routing_decisions", by_task
+        ),
+        "user_analytics": names("select user_id from analytics.user_analytics", by_user),
+        "users": names("select id from analytics.users", by_user),
+        "team_productivity_weekly": names(
+            "select user_id from analytics.team_productivity_weekly", by_user
+        ),
+        "organization_analytics": names(
+            "select organization_id from analytics.organization_analytics", by_org
+        ),
+        "organization_cost_dashboard": names(
+            "select organization_id from analytics.organization_cost_dashboard", by_org
+        ),
+        "organizations": names("select id from analytics.organizations", by_org),
+        "teams": names("select id from analytics.teams", by_team),
+    }
+
+
+def everywhere(people: set[str], organizations: set[str], teams: set[str]) -> dict:
+    """The expected owners(): ``people`` in every relation about users (a deleted user's past
+    rows stay in the marts), and these organizations and teams."""
+    return {
+        "task_executions": people,
+        "routing_decisions": people,
+        "user_analytics": people,
+        "users": people,
+        "team_productivity_weekly": people,
+        "organization_analytics": organizations & {"A", "B"},
+        "organization_cost_dashboard": organizations & {"A", "B"},
+        "organizations": organizations,
+        "teams": teams,
+    }
+
+
+ORG_A_PEOPLE = {"M", "L", "D1", "D2", "D3", "X"}
+
+
+def test_each_role_sees_exactly_its_rows(warehouse):
+    with login("analytics_org_admin") as admin:
+        assert owners(as_user(admin, "M")) == everywhere(ORG_A_PEOPLE, {"A"}, {"T1", "T2"})
+        assert owners(as_user(admin, "N")) == everywhere({"N", "E"}, {"B"}, {"TB"})
+        # the login's role is not the user's: an org_admin login naming a developer
+        assert owners(as_user(admin, "D1")) == everywhere(set(), {"A"}, {"T1"}) | {
+            "organization_analytics": set(),
+            "organization_cost_dashboard": set(),
+            "teams": set(),
+        }
+
+    with login("analytics_team_lead") as lead:
+        team = everywhere({"L", "D1", "D2", "X"}, {"A"}, {"T1"})
+        team["organization_analytics"] = team["organization_cost_dashboard"] = set()
+        assert owners(as_user(lead, "L")) == team
+
+    with login("analytics_developer") as developer:
+        own = everywhere({"D1"}, {"A"}, {"T1"})
+        own["organization_analytics"] = own["organization_cost_dashboard"] = set()
+        assert owners(as_user(developer, "D1")) == own
+        # another developer's rows are out of reach, even asked for by id
+        assert developer.execute(
+            "select count(*) from analytics.task_executions where user_id = %s",
+            (user_id("D2"),),
+        ).fetchone() == (0,)
+
+    with login("analytics_bi_reader") as reader:
+        assert owners(as_user(reader, None)) == everywhere(
+            set(USERS), {"A", "B"}, {"T1", "T2", "TB"}
+        )
+
+
+@pytest.mark.parametrize("identity", [None, "not-a-uuid", str(uuid.uuid4()), "X"])
+def test_no_identity_or_an_unknown_or_deleted_user_sees_no_row(warehouse, identity):
+    nothing = everywhere(set(), set(), set())
+    for role in ("analytics_org_admin", "analytics_team_lead", "analytics_developer"):
+        with login(role) as reader:
+            assert owners(as_user(reader, identity)) == nothing, role
+
+
+def test_the_identity_can_be_set_per_transaction(warehouse):
+    """What a pooled BI connection does: set local inside the transaction of its query."""
+    with login("analytics_developer") as developer:
+        with developer.transaction():
+            developer.execute(
+                sql.SQL("set local app.user_id = {}").format(sql.Literal(user_id("E")))
+            )
+            assert visible(developer, "select task_id from analytics.task_executions") == {"task-E"}
+        assert visible(developer, "select task_id from analytics.task_executions") == set()
+
+
+@pytest.mark.parametrize(
+    ("role", "relation"),
+    [
+        ("analytics_developer", "raw.task_executions"),
+        ("analytics_developer", "staging.stg_platform__users"),
+        ("analytics_developer", "monitoring.data_quality_daily"),
+        ("analytics_developer", "support.organization_daily"),
+        ("analytics_bi_reader", "raw.users"),
+        ("analytics_bi_reader", "monitoring.quarantined_task_executions"),
+        ("analytics_support", "analytics.organizations"),
+        ("analytics_support", "analytics.organization_analytics"),
+        ("analytics_support", "raw.organizations"),
+        ("analytics_support", "privacy.pseudonym_key"),
+    ],
+)
+def test_roles_cannot_read_outside_their_schemas(warehouse, role, relation):
+    with login(role) as reader:
+        as_user(reader, "D1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute(f"select 1 from {relation} limit 1")
+
+
+WRITES = [
+    "insert into analytics.organizations (id, name) values (gen_random_uuid(), 'mine')",
+    "update analytics.task_executions set cost_usd = 0",
+    "delete from analytics.users",
+    "truncate analytics.user_analytics",
+    "create table analytics.mine (id int)",
+    "update support.organization_daily set total_tasks = 0",
+    "create table support.mine (id int)",
+]
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "analytics_org_admin",
+        "analytics_team_lead",
+        "analytics_developer",
+        "analytics_bi_reader",
+        "analytics_support",
+    ],
+)
+def test_nobody_but_the_build_role_writes(warehouse, role):
+    with login(role) as reader:
+        as_user(reader, "M")
+        for statement in WRITES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(statement)
+    assert warehouse.execute("select count(*) from analytics.users").fetchone() == (len(USERS),)
+
+
+def test_support_sees_anonymized_aggregates_only(warehouse):
+    with login("analytics_support") as support:
+        rows = support.execute(
+            "select organization_pseudonym, pricing_tier, metric_date::text, total_tasks "
+            "from support.organization_daily order by total_tasks"
+        ).fetchall()
+        columns = {
+            row[0]
+            for row in support.execute(
+                "select column_name from information_schema.columns where table_schema = 'support'"
+            )
+        }
+    key = PSEUDONYM_KEY.encode()
+    assert rows == [
+        (pseudonym(key, ORG_B), "enterprise", "2026-03-01", 2),
+        (pseudonym(key, ORG_A), "standard", "2026-03-01", 6),
+    ]
+    assert not columns & {"organization_id", "user_id", "name", "email", "task_description",
+                          "error_message", "id"}  # fmt: skip
+
+
+def test_policies_survive_rebuilds(warehouse):
+    """A full refresh replaces the tables; the build's own transaction re-applies the policies
+    and grants, and an unchanged incremental build leaves them as they are."""
+    policies = (
+        "select tablename, policyname from pg_policies where schemaname = 'analytics' order by 1, 2"
+    )
+    before = warehouse.execute(policies).fetchall()
+    assert {table for table, _ in before} == {
+        "organization_analytics", "organizations", "routing_decisions", "task_executions",
+        "teams", "user_analytics", "users",
+    }  # fmt: skip
+    build("run", "--full-refresh", "-s", "task_executions", "routing_decisions", "users+")
+    build("run", "-s", "user_analytics")
+    assert warehouse.execute(policies).fetchall() == before
+    with login("analytics_developer") as developer:
+        own = everywhere({"D3"}, {"A"}, {"T2"})
+        own["organization_analytics"] = own["organization_cost_dashboard"] = set()
+        assert owners(as_user(developer, "D3")) == own
