@@ -128,6 +128,8 @@ def _load_with_progress(
                 outcome = (
                     f"{loaded} loaded, {result.rows_rejected:,} rejected ({result.seconds:.2f}s)"
                 )
+                if result.rows_erased:
+                    outcome += f", {result.rows_erased:,} of erased subjects dropped"
             else:
                 outcome = result.status
             progress.finished_step(
@@ -199,6 +201,80 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(orgs=args.orgs, days=args.days, seed=args.seed)
 
 
+def _cmd_privacy(args: argparse.Namespace) -> int:
+    from warehouse.privacy.requests import (
+        PrivacyRequestError,
+        Subject,
+        delete_subject,
+        export_subject,
+    )
+
+    try:
+        subject = (
+            Subject.parse("user", args.user)
+            if args.user
+            else Subject.parse("organization", args.org)
+        )
+    except PrivacyRequestError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    postgres.up()
+    with postgres.connect(autocommit=True) as connection:
+        apply_migrations(connection)
+        if args.action == "export":
+            result = export_subject(
+                connection, subject, Path(args.out), requested_by=args.requested_by,
+                progress=print,
+            )  # fmt: skip
+            print(
+                f"request {result.request_id}: exported {_plural(result.total_rows, 'row')} "
+                f"about {subject.describe()} to {result.destination} (summary.json)"
+            )
+        else:
+            result = delete_subject(
+                connection, subject, dry_run=args.dry_run, requested_by=args.requested_by,
+                progress=print,
+            )  # fmt: skip
+            verb = "would delete" if args.dry_run else "deleted"
+            replaced = (
+                f" (and their ids replaced by stand-ins in {_plural(result.replaced_rows, 'row')}"
+                " of aggregates' day state)"
+                if result.replaced_rows
+                else ""
+            )
+            print(
+                f"request {result.request_id}: {verb} {_plural(result.total_rows, 'row')} "
+                f"about {subject.describe()}{replaced}"
+                + ("" if args.dry_run else "; later files' rows about them are dropped on load")
+            )
+    return 0
+
+
+def _add_privacy_parser(commands: argparse._SubParsersAction) -> None:
+    privacy = commands.add_parser(
+        "privacy",
+        help="export or delete everything about a user or an organization",
+        description="Export or delete every row about a user or an organization, in the "
+        "raw, staging, analytics and monitoring schemas (organization-level aggregates, which "
+        "name nobody, are kept). Each request is recorded in privacy.requests (docs/privacy.md).",
+    )
+    actions = privacy.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write the subject's rows as JSON lines")
+    delete = actions.add_parser("delete", help="delete the subject's rows everywhere")
+    for action in (export, delete):
+        subject = action.add_mutually_exclusive_group(required=True)
+        subject.add_argument("--user", help="a user's id (UUID)")
+        subject.add_argument("--org", help="an organization's id (UUID)")
+        action.add_argument(
+            "--requested-by", help="who asked, for the record (default: your login name)"
+        )
+        action.set_defaults(handler=_cmd_privacy)
+    export.add_argument("--out", required=True, help="directory for the files and summary.json")
+    delete.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, change nothing"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -257,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=62)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=_cmd_demo)
+
+    _add_privacy_parser(commands)
     return parser
 
 

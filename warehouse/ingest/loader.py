@@ -42,6 +42,7 @@ from warehouse.ingest.parsing import (
     rejection_reason,
     why_not_a_landing_file,
 )
+from warehouse.privacy.requests import drop_erased_rows
 from warehouse.privacy.sanitize import sanitize_text
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class BatchResult:
     batch_id: int | None = None
     seconds: float = 0.0
     message: str = ""
+    rows_erased: int = 0  # rows of erased subjects, dropped (warehouse/privacy/requests.py)
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,8 @@ def load_file(
                 counts = _copy_rows(connection, landing_file, batch_id)
             if table == "task_executions":
                 _create_months(connection)
-            _close_batch(connection, batch_id, counts, started)
+            erased = drop_erased_rows(connection, table, batch_id)
+            _close_batch(connection, batch_id, counts, erased, started)
     except LandingFileError as error:
         _record_failure(connection, attempt, str(error))
         raise
@@ -227,8 +230,17 @@ def load_file(
         message = f"{name}: the database refused the load, nothing was kept: {_first_line(error)}"
         _record_failure(connection, attempt, message)
         raise LandingFileError(message) from error
+    read, loaded, rejected = counts
     return BatchResult(
-        name, table, "loaded", *counts, batch_id=batch_id, seconds=time.perf_counter() - started
+        name,
+        table,
+        "loaded",
+        read,
+        loaded - erased,
+        rejected,
+        batch_id=batch_id,
+        seconds=time.perf_counter() - started,
+        rows_erased=erased,
     )
 
 
@@ -399,17 +411,30 @@ def _store_rejections(
 
 
 def _close_batch(
-    connection: psycopg.Connection, batch_id: int, counts: tuple[int, int, int], started: float
+    connection: psycopg.Connection,
+    batch_id: int,
+    counts: tuple[int, int, int],
+    erased: int,
+    started: float,
 ) -> None:
+    """Record the file's counts: read = loaded + rejected + erased (rows of subjects whose data
+    was deleted, dropped before the commit: warehouse/privacy/requests.py)."""
     read, loaded, rejected = counts
     connection.execute(
         """
         update raw.load_batches
-        set rows_read = %s, rows_loaded = %s, rows_rejected = %s,
+        set rows_read = %s, rows_loaded = %s, rows_rejected = %s, rows_erased = %s,
             finished_at = clock_timestamp(), duration_ms = %s
         where batch_id = %s
         """,
-        (read, loaded, rejected, round((time.perf_counter() - started) * 1000), batch_id),
+        (
+            read,
+            loaded - erased,
+            rejected,
+            erased,
+            round((time.perf_counter() - started) * 1000),
+            batch_id,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ final as (
         rows_read,
         rows_loaded,
         rows_rejected,
+        rows_erased,
         error_message,
         started_at,
         finished_at,

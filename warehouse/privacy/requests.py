@@ -1,0 +1,423 @@
+"""Export and deletion of a subject's data: one user, or one organization (docs/privacy.md,
+"Export and deletion").
+
+The tables are found, not listed: every table of ``raw``, ``staging``, ``analytics`` and
+``monitoring`` holds a subject's rows by one of a few columns (``user_id``; ``id`` of a users
+or organizations table; ``organization_id``; ``task_execution_id`` of one of the subject's
+tasks; the original text of a rejected row), so a model added later is covered without a change
+here. Organization-level aggregates (``KEPT_AGGREGATES``) and the organization's own record
+(``ORGANIZATION_RECORDS``) hold no personal data and are kept.
+
+Every request is recorded in ``privacy.requests``; a deleted subject is recorded in
+``privacy.erased_subjects``, and the loader drops their rows from later files.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+SCHEMAS = ("raw", "staging", "analytics", "monitoring")
+# Per organization and period, without anyone in them: kept when an organization or a user is
+# deleted (and never rebuilt from raw: the rollups are not fully refreshed).
+KEPT_AGGREGATES = frozenset(
+    {
+        ("analytics", "organization_analytics"),
+        ("staging", "int_organization_days"),
+        ("monitoring", "reconciliation_daily"),
+    }
+)
+# The organization's own record (name, tier, retention: nobody's personal data), kept with its
+# aggregates, which dashboards and the rollups' tests join to it.
+ORGANIZATION_RECORDS = frozenset(
+    {
+        ("raw", "organizations"),
+        ("staging", "stg_platform__organizations"),
+        ("analytics", "organizations"),
+    }
+)
+# Where a subject's tasks are found (the tables that exist are read).
+TASK_TABLES = (
+    ("raw", "task_executions"),
+    ("analytics", "task_executions"),
+    ("monitoring", "quarantined_task_executions"),
+)
+SUBJECT_KINDS = ("user", "organization")
+REPLACED = " (ids replaced)"
+
+
+class PrivacyRequestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: str  # user | organization
+    id: UUID
+
+    @classmethod
+    def parse(cls, kind: str, value: str) -> Subject:
+        if kind not in SUBJECT_KINDS:
+            raise PrivacyRequestError(f"subject kind must be user or organization, not {kind!r}")
+        try:
+            return cls(kind, UUID(value))
+        except ValueError:
+            raise PrivacyRequestError(
+                f"--{'org' if kind == 'organization' else 'user'} must be a UUID, not {value!r}"
+            ) from None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: frozenset[str]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass
+class RequestResult:
+    request_id: int
+    subject: Subject
+    request_kind: str
+    dry_run: bool
+    row_counts: dict[str, int] = field(default_factory=dict)
+    destination: Path | None = None
+
+    @property
+    def total_rows(self) -> int:
+        """Rows exported or deleted (not those whose ids were replaced)."""
+        return sum(
+            count for table, count in self.row_counts.items() if not table.endswith(REPLACED)
+        )
+
+    @property
+    def replaced_rows(self) -> int:
+        return sum(count for table, count in self.row_counts.items() if table.endswith(REPLACED))
+
+
+def tables(connection: psycopg.Connection) -> list[Table]:
+    """Every table of the warehouse's schemas (partitions are read through their parent)."""
+    rows = connection.execute(
+        """
+        select namespace.nspname, class.relname, array_agg(attribute.attname::text)
+        from pg_catalog.pg_class as class
+        inner join pg_catalog.pg_namespace as namespace on class.relnamespace = namespace.oid
+        inner join pg_catalog.pg_attribute as attribute
+            on attribute.attrelid = class.oid and attribute.attnum > 0
+            and not attribute.attisdropped
+        where namespace.nspname = any(%s) and class.relkind in ('r', 'p')
+            and not class.relispartition
+        group by namespace.nspname, class.relname
+        order by namespace.nspname, class.relname
+        """,
+        (list(SCHEMAS),),
+    ).fetchall()
+    return [Table(schema, name, frozenset(columns)) for schema, name, columns in rows]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The ids a subject's rows are found by."""
+
+    subject: Subject
+    user_ids: list[UUID]
+    task_ids: list[UUID]
+
+
+def _scope(connection: psycopg.Connection, subject: Subject, found: list[Table]) -> _Scope:
+    existing = {(table.schema, table.name): table for table in found}
+    if subject.kind == "user":
+        user_ids = [subject.id]
+    else:
+        user_ids = _ids(
+            connection,
+            [table for table in found if table.name in ("users", "stg_platform__users")],
+            lambda table: sql.SQL("select {} from {} where organization_id = %(id)s").format(
+                sql.Identifier("id" if "id" in table.columns else "user_id"), table.identifier
+            ),
+            subject,
+        )
+    task_tables = [existing[key] for key in TASK_TABLES if key in existing]
+    task_ids = _ids(
+        connection,
+        task_tables,
+        lambda table: sql.SQL(
+            "select id from {} where user_id = any(%(users)s) or organization_id = %(org)s"
+        ).format(table.identifier),
+        subject,
+        users=user_ids,
+    )
+    return _Scope(subject, user_ids, task_ids)
+
+
+def _ids(
+    connection: psycopg.Connection,
+    found: list[Table],
+    query: Callable[[Table], sql.Composable],
+    subject: Subject,
+    users: list[UUID] | None = None,
+) -> list[UUID]:
+    ids: set[UUID] = set()
+    parameters = {
+        "id": subject.id,
+        "users": users or [],
+        "org": subject.id if subject.kind == "organization" else None,
+    }
+    for table in found:
+        ids.update(row[0] for row in connection.execute(query(table), parameters))
+    return sorted(ids)
+
+
+def _condition(table: Table, scope: _Scope) -> sql.Composable | None:
+    """Which of the table's rows are the subject's (None: none can be)."""
+    if (table.schema, table.name) in KEPT_AGGREGATES | ORGANIZATION_RECORDS:
+        return None
+    parts = []
+    if scope.subject.kind == "organization" and "organization_id" in table.columns:
+        parts.append(sql.SQL("organization_id = %(subject)s"))
+    if "user_id" in table.columns:
+        parts.append(sql.SQL("user_id = any(%(users)s)"))
+    if table.name == "users" and "id" in table.columns:
+        parts.append(sql.SQL("id = any(%(users)s)"))
+    if "task_execution_id" in table.columns:
+        parts.append(sql.SQL("task_execution_id = any(%(tasks)s)"))
+    if "original_text" in table.columns:  # rejected rows: the unparsed line names the subject
+        parts.append(sql.SQL("strpos(original_text, %(subject_text)s) > 0"))
+        parts.append(sql.SQL("original_text ~ %(users_pattern)s"))
+    if not parts:
+        return None
+    return sql.SQL("({})").format(sql.SQL(" or ").join(parts))
+
+
+def _parameters(scope: _Scope) -> dict[str, object]:
+    users_pattern = "|".join(str(user) for user in scope.user_ids) or "(?!)"
+    return {
+        "subject": scope.subject.id,
+        "subject_text": str(scope.subject.id),
+        "users": scope.user_ids,
+        "users_pattern": users_pattern,
+        "tasks": scope.task_ids,
+    }
+
+
+def _record(
+    connection: psycopg.Connection,
+    request_kind: str,
+    subject: Subject,
+    requested_by: str | None,
+    dry_run: bool,
+    destination: Path | None = None,
+) -> int:
+    row = connection.execute(
+        """
+        insert into privacy.requests
+            (request_kind, subject_kind, subject_id, requested_by, dry_run, destination)
+        values (%s, %s, %s, %s, %s, %s)
+        returning request_id
+        """,
+        (
+            request_kind,
+            subject.kind,
+            subject.id,
+            requested_by or getpass.getuser(),
+            dry_run,
+            None if destination is None else str(destination),
+        ),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _complete(connection: psycopg.Connection, request_id: int, counts: dict[str, int]) -> None:
+    connection.execute(
+        "update privacy.requests set completed_at = clock_timestamp(), row_counts = %s "
+        "where request_id = %s",
+        (json.dumps(counts), request_id),
+    )
+
+
+def export_subject(
+    connection: psycopg.Connection,
+    subject: Subject,
+    out: Path,
+    *,
+    requested_by: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> RequestResult:
+    """Write every row about the subject, one JSON-lines file per table, and a summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    with connection.transaction():
+        request_id = _record(connection, "export", subject, requested_by, False, out)
+        found = tables(connection)
+        scope = _scope(connection, subject, found)
+        parameters = _parameters(scope)
+        counts: dict[str, int] = {}
+        files = {}
+        for table in found:
+            condition = _condition(table, scope)
+            if condition is None:
+                continue
+            path = out / f"{table.qualified}.jsonl"
+            rows = 0
+            digest = hashlib.sha256()
+            with path.open("w", encoding="utf-8") as handle:
+                query = sql.SQL("select row_to_json(subject_row)::text from {} as subject_row "
+                                "where {}").format(table.identifier, condition)  # fmt: skip
+                for (line,) in connection.execute(query, parameters):
+                    data = (line + "\n").encode("utf-8")
+                    handle.write(line + "\n")
+                    digest.update(data)
+                    rows += 1
+            if rows == 0:
+                path.unlink()
+                continue
+            counts[table.qualified] = rows
+            files[path.name] = {"rows": rows, "sha256": digest.hexdigest()}
+            progress(f"{table.qualified}: {rows:,} row{'' if rows == 1 else 's'}")
+        summary = {
+            "request_id": request_id,
+            "subject": {"kind": subject.kind, "id": str(subject.id)},
+            "exported_at": datetime.now(UTC).isoformat(),
+            "tables": counts,
+            "files": files,
+            "total_rows": sum(counts.values()),
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        _complete(connection, request_id, counts)
+    return RequestResult(request_id, subject, "export", False, counts, out)
+
+
+def delete_subject(
+    connection: psycopg.Connection,
+    subject: Subject,
+    *,
+    dry_run: bool = False,
+    requested_by: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> RequestResult:
+    """Delete every row about the subject but organization-level aggregates, in one
+    transaction, and record the subject as erased (a dry run counts and changes nothing but
+    its own record)."""
+    with connection.transaction():
+        request_id = _record(connection, "delete", subject, requested_by, dry_run)
+        found = tables(connection)
+        scope = _scope(connection, subject, found)
+        parameters = _parameters(scope)
+        counts: dict[str, int] = {}
+        for table in found:
+            condition = _condition(table, scope)
+            if condition is None:
+                continue
+            if dry_run:
+                query = sql.SQL("select count(*) from {} where {}")
+            else:
+                query = sql.SQL("with gone as (delete from {} where {} returning 1) "
+                                "select count(*) from gone")  # fmt: skip
+            row = connection.execute(
+                query.format(table.identifier, condition), parameters
+            ).fetchone()
+            assert row is not None
+            if row[0]:
+                counts[table.qualified] = row[0]
+                progress(f"{table.qualified}: {row[0]:,} row{'' if row[0] == 1 else 's'}")
+        for table in found:
+            if "user_ids" not in table.columns:
+                continue
+            replaced = _replace_user_ids(connection, table, scope.user_ids, dry_run=dry_run)
+            if replaced:
+                counts[table.qualified + REPLACED] = replaced
+                progress(f"{table.qualified}: ids replaced by stand-ins in {replaced:,} rows")
+        if not dry_run:
+            connection.execute(
+                """
+                insert into privacy.erased_subjects (subject_id, subject_kind, request_id)
+                values (%s, %s, %s)
+                on conflict (subject_id) do nothing
+                """,
+                (subject.id, subject.kind, request_id),
+            )
+        _complete(connection, request_id, counts)
+    return RequestResult(request_id, subject, "delete", dry_run, counts)
+
+
+def _replace_user_ids(
+    connection: psycopg.Connection, table: Table, user_ids: list[UUID], *, dry_run: bool
+) -> int:
+    """An aggregate's day state lists the ids of the day's users, to count distinct users over
+    weeks and months (int_organization_days). Each erased user's id is replaced by one new
+    random id, the same in every row: the counts stay what they were, and nobody is named."""
+    if dry_run:
+        query = sql.SQL("select count(*) from {table} where user_ids && %(users)s::uuid[]")
+    else:
+        query = sql.SQL(
+            """
+            with stand_in as materialized (
+                select erased.id as user_id, gen_random_uuid() as stand_in_id
+                from unnest(%(users)s::uuid[]) as erased (id)
+            ),
+
+            replaced as (
+                update {table} as day_state
+                set user_ids = array(
+                    select coalesce(stand_in.stand_in_id, listed.user_id)
+                    from unnest(day_state.user_ids) as listed (user_id)
+                    left join stand_in on listed.user_id = stand_in.user_id
+                    order by 1
+                )
+                where day_state.user_ids && %(users)s::uuid[]
+                returning 1
+            )
+
+            select count(*) from replaced
+            """
+        )
+    row = connection.execute(query.format(table=table.identifier), {"users": user_ids}).fetchone()
+    return row[0] if row else 0
+
+
+ERASED = "select subject_id from privacy.erased_subjects"
+# Rows of later files that belong to an erased subject, by landing table. A routing decision
+# names only its task, and an erased subject's tasks are gone: a decision arriving later links
+# to nobody and never reaches the marts (they keep decisions of their tasks only).
+ERASED_ROWS = {
+    "organizations": f"id in ({ERASED})",
+    "teams": f"organization_id in ({ERASED})",
+    "users": f"id in ({ERASED}) or organization_id in ({ERASED})",
+    "task_executions": f"user_id in ({ERASED}) or organization_id in ({ERASED})",
+}
+
+
+def drop_erased_rows(connection: psycopg.Connection, table: str, batch_id: int) -> int:
+    """The loader's last step for a file: rows of erased subjects leave the batch before it
+    commits, so nobody ever sees them; returns how many."""
+    if table not in ERASED_ROWS:
+        return 0
+    row = connection.execute("select exists (select from privacy.erased_subjects)").fetchone()
+    if not row or not row[0]:
+        return 0
+    query = sql.SQL(
+        "with gone as (delete from {} where _batch_id = %s and ({}) returning 1) "
+        "select count(*) from gone"
+    ).format(sql.Identifier("raw", table), sql.SQL(ERASED_ROWS[table]))
+    row = connection.execute(query, (batch_id,)).fetchone()
+    return row[0] if row else 0
