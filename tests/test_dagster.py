@@ -783,6 +783,6 @@ def test_dagster_keeps_runs_and_events_in_the_warehouse_postgres_when_configured
         "select count(*) from dagster.event_logs where run_id = %s"
         " and dagster_event_type = 'ASSET_MATERIALIZATION'",
         [run.run_id],
-    ).fetchone() == (8,)  # the six landing tables, rejected_rows and load_batches
+    ).fetchone() == (9,)  # the six landing tables, rejected_rows, load_batches, redaction_counts
     assert connection.execute("select count(*) from raw.organizations").fetchone() == (1,)
     assert sorted(path.name for path in home.rglob("*.db")) == []

@@ -69,6 +69,7 @@ class BatchResult:
     batch_id: int | None = None
     seconds: float = 0.0
     message: str = ""
+    redactions: int = 0  # findings the sanitizer replaced (raw.redaction_counts)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,13 @@ def load_file(
         _record_failure(connection, attempt, message)
         raise LandingFileError(message) from error
     return BatchResult(
-        name, table, "loaded", *counts, batch_id=batch_id, seconds=time.perf_counter() - started
+        name,
+        table,
+        "loaded",
+        *counts,
+        batch_id=batch_id,
+        seconds=time.perf_counter() - started,
+        redactions=sum(redactions.values()),
     )
 
 
