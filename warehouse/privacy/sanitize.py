@@ -97,7 +97,8 @@ class Rule:
     """One kind of finding.
 
     ``pattern`` finds candidates; ``is_finding`` (optional) confirms a candidate's text;
-    ``trigger`` is a cheap test that every text holding a finding passes (False: skip the rule);
+    ``trigger`` is a cheap test that every text holding a finding passes (False: skip the rule),
+    given the text lower-cased when ``trigger_on_lowered`` (computed once for every rule);
     ``keep_group`` names a group at the start of ``pattern`` that is kept as it is, in front of
     the placeholder ("Bearer ", "password="); ``value_group`` names the group after it that
     holds the secret value, when the value may be a finding of another kind as a whole.
@@ -111,6 +112,7 @@ class Rule:
     is_finding: Check | None = None
     keep_group: str | None = None
     value_group: str | None = None
+    trigger_on_lowered: bool = False
 
 
 def _has_digit(candidate: str) -> bool:
@@ -173,7 +175,7 @@ _SECRET_NAME = (
     r"(?:passw(?:or)?d|passphrase|secret|api[_-]?key|private[_-]?key|auth[_-]?key"
     r"|(?:access|auth|refresh|bot|session|api)[_-]?token)"
 )
-_SECRET_NAME_HINT = re.compile(_SECRET_NAME)  # searched in text.lower()
+_SECRET_NAME_HINT = re.compile(_SECRET_NAME)  # searched in the lower-cased text
 # Characters that end an unquoted value ("&" only before a query parameter); a value after
 # ":" must hold one character outside [a-z] (and the closing punctuation ".)]}"), so that
 # "password: must be ..." stays as prose.
@@ -190,6 +192,14 @@ def _may_hold_ipv6(text: str) -> bool:
 
 def _may_hold_ipv4(text: str) -> bool:
     return text.count(".") >= 3 and _IPV4_HINT.search(text) is not None
+
+
+def _may_hold_secret_name(lowered: str) -> bool:
+    return (
+        ("=" in lowered or ":" in lowered)
+        and ("pass" in lowered or "secret" in lowered or "key" in lowered or "token" in lowered)
+        and _SECRET_NAME_HINT.search(lowered) is not None
+    )
 
 
 def _may_hold_phone(text: str) -> bool:
@@ -229,7 +239,8 @@ RULES: tuple[Rule, ...] = (
         ),
         "<token>",
         "the credential after 'Bearer' (the word is kept, in any case)",
-        trigger=lambda text: "bearer" in text.lower(),
+        trigger=lambda lowered: "bearer" in lowered,
+        trigger_on_lowered=True,
         is_finding=_is_bearer_token,
         keep_group="bearer_word",
     ),
@@ -256,7 +267,7 @@ RULES: tuple[Rule, ...] = (
         ),
         "<gitlab_token>",
         "GitLab token: glpat-, gldt-, glrt-, glft-, glsoat-, glptt-, glcbt-, ...",
-        trigger=lambda text: _GITLAB_HINT.search(text) is not None,
+        trigger=lambda text: "gl" in text and _GITLAB_HINT.search(text) is not None,
         is_finding=_looks_random,
     ),
     Rule(
@@ -306,7 +317,8 @@ RULES: tuple[Rule, ...] = (
         ),
         "<aws_secret_key>",
         "AWS secret access key: 40 characters assigned to aws_secret_access_key and the like",
-        trigger=lambda text: "secret" in text.lower(),
+        trigger=lambda lowered: "secret" in lowered,
+        trigger_on_lowered=True,
         keep_group="aws_secret_name",
     ),
     Rule(
@@ -321,9 +333,8 @@ RULES: tuple[Rule, ...] = (
         ),
         "<secret>",
         "the value assigned to a secret-sounding name (password=..., api_key: ..., the name kept)",
-        trigger=lambda text: (
-            ("=" in text or ":" in text) and _SECRET_NAME_HINT.search(text.lower()) is not None
-        ),
+        trigger=_may_hold_secret_name,
+        trigger_on_lowered=True,
         keep_group="secret_name",
         value_group="secret_value",
     ),
@@ -385,6 +396,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 _RULES_BY_NAME = {rule.name: rule for rule in RULES}
+_RULE_BITS = tuple((1 << index, rule) for index, rule in enumerate(RULES))
 _PLACEHOLDERS = frozenset(rule.placeholder for rule in RULES)
 # Every finding contains one of these characters or token prefixes (checked by tests).
 _SPECIAL_CHARACTER = re.compile(r"[@:/\\~+=0-9]")
@@ -412,10 +424,11 @@ def _may_contain_finding(text: str) -> bool:
 
 def _triggered_rules(text: str) -> int:
     """Bit i is set when ``RULES[i]`` may find something in ``text``."""
+    lowered = text.lower()
     mask = 0
-    for index, rule in enumerate(RULES):
-        if rule.trigger(text):
-            mask |= 1 << index
+    for bit, rule in _RULE_BITS:
+        if rule.trigger(lowered if rule.trigger_on_lowered else text):
+            mask |= bit
     return mask
 
 
