@@ -193,7 +193,7 @@ def test_dagster_dev_prepares_the_manifest_so_an_edited_model_needs_no_parse_ste
     assert in_dev.stdout.strip() == str([
         "monitoring/added_since_last_parse", "monitoring/data_quality_daily",
         "monitoring/invalid_status_transitions", "monitoring/quarantined_task_executions",
-        "monitoring/reconciliation_daily",
+        "monitoring/reconciliation_daily", "monitoring/redactions_daily",
     ])  # fmt: skip
     assert (project / "target" / "manifest.json").exists()
 
