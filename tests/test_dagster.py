@@ -193,7 +193,7 @@ def test_dagster_dev_prepares_the_manifest_so_an_edited_model_needs_no_parse_ste
     assert in_dev.stdout.strip() == str([
         "monitoring/added_since_last_parse", "monitoring/data_quality_daily",
         "monitoring/invalid_status_transitions", "monitoring/quarantined_task_executions",
-        "monitoring/reconciliation_daily",
+        "monitoring/reconciliation_daily", "monitoring/redactions_daily",
     ])  # fmt: skip
     assert (project / "target" / "manifest.json").exists()
 
@@ -783,6 +783,6 @@ def test_dagster_keeps_runs_and_events_in_the_warehouse_postgres_when_configured
         "select count(*) from dagster.event_logs where run_id = %s"
         " and dagster_event_type = 'ASSET_MATERIALIZATION'",
         [run.run_id],
-    ).fetchone() == (8,)  # the six landing tables, rejected_rows and load_batches
+    ).fetchone() == (9,)  # the six landing tables, rejected_rows, load_batches, redaction_counts
     assert connection.execute("select count(*) from raw.organizations").fetchone() == (1,)
     assert sorted(path.name for path in home.rglob("*.db")) == []

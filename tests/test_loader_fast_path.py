@@ -161,9 +161,9 @@ def test_fast_path_stores_exactly_what_the_per_row_path_stores(
     path = tricky_csv(tmp_path / "task_executions.csv")
     typed_per_row: list[str] = []
 
-    def spy(table, values):
+    def spy(table, values, redactions=None):
         typed_per_row.append(values["task_id"])
-        return convert_row(table, values)
+        return convert_row(table, values, redactions)
 
     [per_row] = load_paths(connection, [path], per_row=True)
     monkeypatch.setattr(columnar, "convert_row", spy)

@@ -15,6 +15,7 @@ LOAD_ASSETS_NAME = "load_landing_files"
 BOOKKEEPING_TABLES = {
     "rejected_rows": "Rows the loader could not parse, with file, line, field and reason.",
     "load_batches": "One row per landing file loaded: rows read, loaded, rejected, timings.",
+    "redaction_counts": "Findings the sanitizer replaced in free text, per batch, column, kind.",
 }
 RAW_TABLES = [*TABLES, *BOOKKEEPING_TABLES]
 
@@ -85,6 +86,8 @@ def _counts(table: str, results: list[BatchResult]) -> dict[str, int]:
         return {"rows_loaded": sum(result.rows_rejected for result in loaded)}
     if table == "load_batches":
         return {"rows_loaded": len(loaded)}
+    if table == "redaction_counts":
+        return {"redactions": sum(result.redactions for result in loaded)}
     mine = [result for result in loaded if result.table == table]
     return {
         "files_loaded": len(mine),

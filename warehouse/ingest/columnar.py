@@ -15,7 +15,8 @@ the same value the converter's output is:
 - text: anything without a NUL character;
 - jsonb and sanitized text: the per-row function itself (``_to_json``, ``sanitize_text``),
   applied once per distinct value; text that cannot hold a finding (checked with a pattern that
-  matches a superset of ``sanitize_text``'s own pre-check) is kept as it is.
+  matches a superset of ``sanitize_text``'s own pre-check) is kept as it is. The findings of a
+  distinct value count once for every stored row that holds it (``TypedChunk.redactions``).
 
 A row with any field outside its subset goes through ``convert_row``: rejected with the
 per-row path's field and reason, or accepted with the per-row path's typed values (rendered by
@@ -26,6 +27,7 @@ quoted, NULL as an empty unquoted field.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +46,7 @@ from warehouse.ingest.parsing import (
     csv_text,
     rejection_reason,
 )
-from warehouse.privacy.sanitize import sanitize_text
+from warehouse.privacy.sanitize import MAY_HOLD_FINDING, sanitize_with_kinds
 
 # The characters str.strip() removes (str.isspace), as a RE2 class; a test checks the list.
 PYTHON_WHITESPACE = (
@@ -63,8 +65,6 @@ INTEGER_TEXT = {
     ColumnType.INTEGER: r"^[+-]?[0-9]{1,9}$",
     ColumnType.BIGINT: r"^[+-]?[0-9]{1,18}$",
 }
-# Matches every text for which sanitize_text's pre-check (_may_contain_finding) is true.
-MAY_HOLD_FINDING = r"[@:/\\~+0-9]|eyJ|sk-|xox|gh|AKIA|ASIA|(?i:bearer)"
 DAYS_IN_MONTH = pa.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int8())
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
@@ -72,11 +72,34 @@ CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 @dataclass(frozen=True)
 class TypedChunk:
     """The good rows of a chunk as CSV (``csv`` holds ``rows`` rows), and the rejected ones as
-    (line, field, reason, original text), in line order."""
+    (line, field, reason, original text), in line order; ``redactions``: the sanitizer's
+    findings in the good rows, per (column, kind)."""
 
     csv: bytes
     rows: int
     rejected: list[tuple[int, str, str, str]]
+    redactions: Counter[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class _Findings:
+    """A sanitized column's findings: ``indices`` maps each row to its distinct value (null:
+    not sanitized), ``kinds`` lists the findings of each distinct value."""
+
+    indices: pa.Array
+    kinds: list[list[str]]
+
+    def count(self, column: str, rows: pa.Array, into: Counter[tuple[str, str]]) -> None:
+        """Add the findings of the rows selected by the boolean array ``rows``."""
+        if not any(self.kinds):
+            return
+        counted = pc.value_counts(pc.filter(self.indices, rows))
+        for index, times in zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        ):
+            if index is not None:
+                for kind in self.kinds[index]:
+                    into[(column, kind)] += times
 
 
 def _true(length: int) -> pa.Array:
@@ -106,6 +129,19 @@ def _per_distinct(values: pa.Array, function: Callable[[str], str]) -> tuple[pa.
     return output, ok
 
 
+def _sanitized(values: pa.Array) -> tuple[pa.Array, _Findings]:
+    """``sanitize_text`` of every non-null value, once per distinct value, and the findings."""
+    encoded = pc.dictionary_encode(values)
+    outputs: list[str | None] = []
+    kinds: list[list[str]] = []
+    for value in encoded.dictionary.to_pylist():
+        output, found = sanitize_with_kinds(value)
+        outputs.append(output)
+        kinds.append(found)
+    output = pc.take(pa.array(outputs, pa.string()), encoded.indices)
+    return output, _Findings(encoded.indices, kinds)
+
+
 def _valid_calendar_day(values: pa.Array, matched: pa.Array) -> pa.Array:
     """For values matching TIMESTAMP_TEXT: is YYYY-MM-DD a real day (29 February in leap
     years only)? Other values: True (they are decided elsewhere)."""
@@ -124,21 +160,26 @@ def _valid_calendar_day(values: pa.Array, matched: pa.Array) -> pa.Array:
 
 def _fast_column(
     column_type: ColumnType, sanitize: bool, values: pa.Array, blank: pa.Array
-) -> tuple[pa.Array, pa.Array]:
-    """(the text PostgreSQL gets, null for blank; whether the fast check decided the value)."""
+) -> tuple[pa.Array, pa.Array, _Findings | None]:
+    """(the text PostgreSQL gets, null for blank; whether the fast check decided the value;
+    the sanitizer's findings, for a sanitized column)."""
     present = pc.invert(blank)
     if sanitize and column_type is not ColumnType.TEXT:  # not in the contract: per row
-        return pc.if_else(present, values, None), blank
+        return pc.if_else(present, values, None), blank, None
     if column_type is ColumnType.JSONB:
-        return _per_distinct(pc.if_else(present, values, None), CONVERTERS[column_type])
+        return (
+            *_per_distinct(pc.if_else(present, values, None), CONVERTERS[column_type]),
+            None,
+        )
     if column_type is ColumnType.TEXT:
         ok = pc.invert(pc.and_(present, pc.fill_null(pc.match_substring(values, "\x00"), False)))
         output = pc.if_else(present, values, None)
+        findings = None
         if sanitize:
             candidates = pc.and_(ok, pc.and_(present, _matches(values, MAY_HOLD_FINDING)))
-            sanitized, _ = _per_distinct(pc.if_else(candidates, values, None), sanitize_text)
+            sanitized, findings = _sanitized(pc.if_else(candidates, values, None))
             output = pc.if_else(candidates, sanitized, output)
-        return output, ok
+        return output, ok, findings
     if column_type is ColumnType.UUID:
         valid = _matches(values, UUID_TEXT)
     elif column_type is ColumnType.TIMESTAMPTZ:
@@ -148,7 +189,7 @@ def _fast_column(
         valid = _matches(values, NUMERIC_TEXT)
     else:
         valid = _matches(values, INTEGER_TEXT[column_type])
-    return pc.if_else(present, values, None), pc.or_(blank, valid)
+    return pc.if_else(present, values, None), pc.or_(blank, valid), None
 
 
 def _dumped(transformer: Transformer, value: Any, encoding: str) -> str | None:
@@ -170,6 +211,7 @@ def type_chunk(
     count = len(chunk.lines)
     columns = dict(zip(header, chunk.columns, strict=True))
     outputs: dict[str, pa.Array] = {}
+    findings: dict[str, _Findings] = {}
     fast = _true(count)
     for column in table.columns:
         if column.name not in columns:  # absent from the file: NULL (never a required one)
@@ -177,11 +219,17 @@ def type_chunk(
             continue
         values = columns[column.name]
         blank = _matches(values, BLANK)
-        output, ok = _fast_column(column.type, column.sanitize, values, blank)
+        output, ok, column_findings = _fast_column(column.type, column.sanitize, values, blank)
         if column.required:
             ok = pc.and_(ok, pc.invert(blank))
         outputs[column.name] = output
+        if column_findings is not None:
+            findings[column.name] = column_findings
         fast = pc.and_(fast, ok)
+
+    redactions: Counter[tuple[str, str]] = Counter()
+    for name, column_findings in findings.items():  # the rows typed by the fast path
+        column_findings.count(name, fast, redactions)
 
     rejected: list[tuple[int, str, str, str]] = [
         (row.line, *row.problem, row.original_text) for row in chunk.malformed
@@ -193,7 +241,7 @@ def type_chunk(
         accepted: list[dict[str, Any]] = []
         for index in slow:
             fields = chunk.fields(index)
-            typed, problems = convert_row(table, dict(zip(header, fields, strict=True)))
+            typed, problems = convert_row(table, dict(zip(header, fields, strict=True)), redactions)
             if problems:
                 field, reason = rejection_reason(problems)
                 line = chunk.lines[index].as_py()
@@ -223,4 +271,4 @@ def type_chunk(
     buffer = io.BytesIO()
     if rows:
         pa_csv.write_csv(good, buffer, CSV_OPTIONS)
-    return TypedChunk(buffer.getvalue(), rows, rejected)
+    return TypedChunk(buffer.getvalue(), rows, rejected, redactions)

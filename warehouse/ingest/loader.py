@@ -2,8 +2,9 @@
 
 For each file: skip it when a file with the same checksum was loaded before (unless forced);
 otherwise read and type every row, COPY the good rows into ``raw.<table>`` and the bad ones into
-``raw.rejected_rows`` (line, field, reason, original text), and record the batch in
-``raw.load_batches``, all in one transaction. A file that cannot be read is recorded as a
+``raw.rejected_rows`` (line, field, reason, original text), record the batch in
+``raw.load_batches`` and the sanitizer's redactions per column and kind in
+``raw.redaction_counts``, all in one transaction. A file that cannot be read is recorded as a
 failed batch and nothing of it is kept.
 
 CSV files are typed a chunk of rows at a time, column by column (``columnar.type_chunk``), and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +45,7 @@ from warehouse.ingest.parsing import (
     why_not_a_landing_file,
 )
 from warehouse.privacy.requests import drop_erased_rows
-from warehouse.privacy.sanitize import sanitize_text
+from warehouse.privacy.sanitize import sanitize_with_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ CSV_CHUNK_ROWS = 20_000  # rows typed and sent at a time (a few MB)
 # months of raw.task_executions made before each load of it: from (now - the first) to (now +
 # the second); other months are made after the load (rows moved out of the default partition)
 CURRENT_MONTHS = ("100 days", "31 days")
+# Redactions per (raw table, column, kind) in one batch.
+Redactions = Counter[tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class BatchResult:
     seconds: float = 0.0
     message: str = ""
     rows_erased: int = 0  # rows of erased subjects, dropped (warehouse/privacy/requests.py)
+    redactions: int = 0  # findings the sanitizer replaced (raw.redaction_counts)
 
 
 @dataclass(frozen=True)
@@ -215,12 +220,14 @@ def load_file(
             batch_id = _insert_batch(connection, attempt, "loaded")
             if table == "task_executions":
                 _create_current_months(connection)
+            redactions: Redactions = Counter()
             if landing_file.file_format == "csv" and not per_row:
-                counts = _copy_csv(connection, landing_file, batch_id)
+                counts = _copy_csv(connection, landing_file, batch_id, redactions)
             else:
-                counts = _copy_rows(connection, landing_file, batch_id)
+                counts = _copy_rows(connection, landing_file, batch_id, redactions)
             if table == "task_executions":
                 _create_months(connection)
+            _record_redactions(connection, batch_id, redactions)
             erased = drop_erased_rows(connection, table, batch_id)
             _close_batch(connection, batch_id, counts, erased, started)
     except LandingFileError as error:
@@ -241,6 +248,7 @@ def load_file(
         batch_id=batch_id,
         seconds=time.perf_counter() - started,
         rows_erased=erased,
+        redactions=sum(redactions.values()),
     )
 
 
@@ -314,9 +322,13 @@ def _insert_batch(
 
 
 def _copy_rows(
-    connection: psycopg.Connection, landing_file: LandingFile, batch_id: int
+    connection: psycopg.Connection,
+    landing_file: LandingFile,
+    batch_id: int,
+    redactions: Redactions,
 ) -> tuple[int, int, int]:
-    """COPY good rows into the raw table and bad ones into rejected_rows; return the counts."""
+    """COPY good rows into the raw table and bad ones into rejected_rows; return the counts
+    and add the sanitizer's findings to ``redactions``."""
     table = landing_file.table
     columns = [*table.column_names, *LINEAGE_COLUMNS[1:]]  # _loaded_at defaults to now()
     copy_rows = sql.SQL("copy {} ({}) from stdin").format(
@@ -325,6 +337,7 @@ def _copy_rows(
     rejected: list[tuple] = []
     read = loaded = 0
     source_file = landing_file.display_name
+    found: Counter[tuple[str, str]] = Counter()
     with connection.cursor() as cursor, cursor.copy(copy_rows) as copy:
         for source_row in read_rows(landing_file):
             read += 1
@@ -332,7 +345,7 @@ def _copy_rows(
                 field, reason = source_row.problem
                 rejected.append((source_row.line, field, reason, source_row.original_text))
                 continue
-            typed, problems = convert_row(table, source_row.values)
+            typed, problems = convert_row(table, source_row.values, found)
             if problems:
                 field, reason = rejection_reason(problems)
                 rejected.append((source_row.line, field, reason, source_row.original_text))
@@ -346,13 +359,17 @@ def _copy_rows(
                 ]
             )
             loaded += 1
+    _add_columns(redactions, table.name, found)
     if rejected:
-        _store_rejections(connection, landing_file, batch_id, rejected)
+        _store_rejections(connection, landing_file, batch_id, rejected, redactions)
     return read, loaded, len(rejected)
 
 
 def _copy_csv(
-    connection: psycopg.Connection, landing_file: LandingFile, batch_id: int
+    connection: psycopg.Connection,
+    landing_file: LandingFile,
+    batch_id: int,
+    redactions: Redactions,
 ) -> tuple[int, int, int]:
     """``_copy_rows`` for a CSV file, a chunk at a time: typed column-wise, sent as CSV.
 
@@ -378,11 +395,17 @@ def _copy_csv(
                 read += chunk.rows_read
                 loaded += typed.rows
                 rejected.extend(typed.rejected)
+                _add_columns(redactions, table.name, typed.redactions)
                 if typed.rows:
                     copy.write(typed.csv)
     if rejected:
-        _store_rejections(connection, landing_file, batch_id, rejected)
+        _store_rejections(connection, landing_file, batch_id, rejected, redactions)
     return read, loaded, len(rejected)
+
+
+def _add_columns(redactions: Redactions, table_name: str, found: Counter[tuple[str, str]]) -> None:
+    for (column, kind), count in found.items():
+        redactions[(table_name, column, kind)] += count
 
 
 def _store_rejections(
@@ -390,6 +413,7 @@ def _store_rejections(
     landing_file: LandingFile,
     batch_id: int,
     rejected: list[tuple],
+    redactions: Redactions,
 ) -> None:
     copy_rejected = (
         "copy raw.rejected_rows (batch_id, table_name, source_file, source_line, field, reason, "
@@ -397,6 +421,9 @@ def _store_rejections(
     )
     with connection.cursor() as cursor, cursor.copy(copy_rejected) as copy:
         for line, field, reason, original_text in rejected:
+            sanitized, kinds = sanitize_with_kinds(original_text)  # rejected text may hold PII
+            for kind in kinds:
+                redactions[("rejected_rows", "original_text", kind)] += 1
             copy.write_row(
                 (
                     batch_id,
@@ -405,9 +432,23 @@ def _store_rejections(
                     line,
                     field,
                     reason,
-                    sanitize_text(original_text),  # rejected text may hold PII too
+                    sanitized,
                 )
             )
+
+
+def _record_redactions(
+    connection: psycopg.Connection, batch_id: int, redactions: Redactions
+) -> None:
+    """One row per (raw table, column, kind) the sanitizer replaced something of."""
+    if not redactions:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "insert into raw.redaction_counts "
+            "(batch_id, table_name, column_name, kind, redactions) values (%s, %s, %s, %s, %s)",
+            [(batch_id, *key, count) for key, count in sorted(redactions.items())],
+        )
 
 
 def _close_batch(

@@ -16,6 +16,7 @@ import json
 import math
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.ingest.contract import FILE_FORMATS, TABLES, Column, ColumnType, Table
-from warehouse.privacy.sanitize import sanitize_text
+from warehouse.privacy.sanitize import sanitize_with_kinds
 
 INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 INTEGER_LIMITS = {
@@ -256,10 +257,19 @@ def _read_parquet(landing_file: LandingFile) -> Iterator[SourceRow]:
 # --------------------------------------------------------------------------- conversion
 
 
-def convert_row(table: Table, values: dict[str, Any]) -> tuple[dict[str, Any], list[Rejection]]:
-    """Type every field of ``values`` per the contract; collect every field that does not fit."""
+def convert_row(
+    table: Table,
+    values: dict[str, Any],
+    redactions: Counter[tuple[str, str]] | None = None,
+) -> tuple[dict[str, Any], list[Rejection]]:
+    """Type every field of ``values`` per the contract; collect every field that does not fit.
+
+    ``redactions``: when the row fits, the sanitizer's findings in it are added, per (column,
+    kind) (a rejected row's text is stored in raw.rejected_rows, sanitized there).
+    """
     typed: dict[str, Any] = {}
     problems: list[Rejection] = []
+    found: list[tuple[str, str]] = []
     for name, value in values.items():
         try:
             column = table.column(name)
@@ -267,13 +277,15 @@ def convert_row(table: Table, values: dict[str, Any]) -> tuple[dict[str, Any], l
             problems.append(Rejection(name, f"unknown column for table {table.name}"))
             continue
         try:
-            typed[name] = convert_value(column, value)
+            typed[name] = convert_value(column, value, found)
         except FieldError as error:
             problems.append(Rejection(name, str(error)))
     flagged = {problem.field for problem in problems}
     for column in table.columns:
         if column.required and typed.get(column.name) is None and column.name not in flagged:
             problems.append(Rejection(column.name, "missing required field"))
+    if redactions is not None and found and not problems:
+        redactions.update(found)
     return typed, problems
 
 
@@ -286,13 +298,18 @@ def rejection_reason(problems: list[Rejection]) -> tuple[str, str]:
     return first.field, reason
 
 
-def convert_value(column: Column, value: Any) -> Any:
+def convert_value(column: Column, value: Any, found: list[tuple[str, str]] | None = None) -> Any:
+    """``value`` typed for ``column`` (sanitized free text: each finding's (column, kind) is
+    appended to ``found``)."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
     converter = CONVERTERS[column.type]
     converted = converter(value)
     if column.sanitize and converted is not None:
-        return sanitize_text(converted)
+        sanitized, kinds = sanitize_with_kinds(converted)
+        if kinds and found is not None:
+            found.extend((column.name, kind) for kind in kinds)
+        return sanitized
     return converted
 
 
