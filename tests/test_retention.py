@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -263,7 +264,9 @@ def test_the_archive_uri_is_a_path_or_a_file_uri(monkeypatch, tmp_path):
     assert settings.archive_dir() == tmp_path / "home" / "archive"
 
 
-def test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh(loaded, dbt):
+def test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh(
+    loaded, dbt, tmp_path
+):
     dbt("build", as_of=BUILD_AS_OF)
     before = rollups(loaded)
     provider_day = loaded.execute(  # T1 (A) and T6 (B) share this provider day
@@ -288,7 +291,7 @@ def test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh(lo
     ).fetchone() == (0,)
     assert loaded.execute(
         "select organization_id::text, provider, task_type, start_date "
-        "from privacy.retention_purged_days order by start_date"
+        "from raw.retention_purged_days order by start_date"
     ).fetchall() == [
         (ORG_B, "openai_codex", "bug_fix", date(2026, 1, 13)),
         (ORG_A, "openai_codex", "bug_fix", date(2026, 1, 20)),

@@ -441,7 +441,7 @@ def _delete(connection: psycopg.Connection, result: RunResult) -> None:
         if connection.execute("select to_regclass('analytics.task_executions')").fetchone()[0]:
             connection.execute(
                 """
-                insert into privacy.retention_purged_days
+                insert into raw.retention_purged_days
                     (organization_id, user_id, provider, task_type, start_date, run_id)
                 select distinct tasks.organization_id, tasks.user_id, tasks.provider,
                     tasks.task_type, tasks.start_date, %s

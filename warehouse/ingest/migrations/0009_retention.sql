@@ -23,10 +23,11 @@ create table privacy.retention_runs (
     archive_files_expired integer not null default 0
 );
 
--- The (organization, user, provider, task type, UTC day) of every mart task a run purged:
--- the rollups' day state never rebuilds such a day from the tasks that remain, so no
--- aggregate changes because of a purge (macros/rollups.sql, purged_days()).
-create table privacy.retention_purged_days (
+-- The (organization, user, provider, task type, UTC day) of every mart task a run purged: no
+-- rollup period holding such a day of its subject is rebuilt from the tasks that remain, so
+-- no aggregate changes because of a purge (macro without_retention_purges). In raw beside
+-- raw.batch_horizons: bookkeeping that dbt reads as a source of the platform.
+create table raw.retention_purged_days (
     organization_id uuid not null,
     user_id uuid not null,
     provider text not null,
@@ -37,8 +38,8 @@ create table privacy.retention_purged_days (
 );
 
 create index retention_purged_days_provider_idx
-on privacy.retention_purged_days (provider, task_type, start_date);
-create index retention_purged_days_user_idx on privacy.retention_purged_days (user_id, start_date);
+on raw.retention_purged_days (provider, task_type, start_date);
+create index retention_purged_days_user_idx on raw.retention_purged_days (user_id, start_date);
 
 -- One row per `warehouse retention restore`.
 create table privacy.retention_restores (
