@@ -303,15 +303,26 @@ def test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh(
     assert rollups(loaded) == before
     dbt("build", "--full-refresh", as_of=BUILD_AS_OF)
     assert rollups(loaded) == before
-    # a late version of T6 (kept) on the half-purged provider day changes nothing there either
-    assert (
-        loaded.execute(
-            "select total_tasks, avg_quality_score from analytics.provider_performance_metrics "
-            "where provider = 'openai_codex' and aggregation_period = 'daily' "
-            "and metric_date = '2026-01-20'"
-        ).fetchone()
-        == provider_day
+    # a late version of T6 (kept: 9000 tokens instead of 6000) updates B's day 01-20, but not
+    # the provider's day 01-20, which T1's purge froze (it cannot be computed without T1)
+    late = tmp_path / "late"
+    late.mkdir()
+    t6 = execution(6, B1, ORG_B, "openai_codex", "bug_fix", "2026-01-20T11:00:00Z",
+                   "2026-01-20T11:01:00Z", 9000, "completed")  # fmt: skip
+    write(late / "task_executions__late.csv", [{**t6, "updated_at": "2026-03-14T00:00:00Z"}])
+    load_paths(loaded, [late])
+    dbt("build", as_of=BUILD_AS_OF)
+    day_cost = (
+        "select total_cost_usd from analytics.organization_analytics where organization_id = %s "
+        "and aggregation_period = 'daily' and metric_date = '2026-01-20'"
     )
+    assert loaded.execute(day_cost, (ORG_B,)).fetchone() == (Decimal("0.09"),)  # was 0.06
+    assert loaded.execute(
+        "select total_tasks, avg_quality_score, total_tokens "
+        "from analytics.provider_performance_metrics "
+        "where provider = 'openai_codex' and aggregation_period = 'daily' "
+        "and metric_date = '2026-01-20'"
+    ).fetchone() == (*provider_day, 7000)  # T1's 1000 + T6's 6000, as before the purge
 
 
 RUN_IN_SUBPROCESS = f"""
