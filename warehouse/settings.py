@@ -184,7 +184,13 @@ def archive_days() -> int:
 def archive_dir() -> Path:
     """Where retention writes its Parquet archive (``WAREHOUSE_ARCHIVE_URI``: a path or a
     ``file://`` URI; default ``$WAREHOUSE_HOME/archive``)."""
-    uri = os.environ.get("WAREHOUSE_ARCHIVE_URI") or str(warehouse_home() / "archive")
+    return archive_path(
+        os.environ.get("WAREHOUSE_ARCHIVE_URI") or str(warehouse_home() / "archive")
+    )
+
+
+def archive_path(uri: str) -> Path:
+    """The directory a WAREHOUSE_ARCHIVE_URI names (a path or a ``file://`` URI)."""
     if uri.startswith("file://"):
         return Path(unquote(urlsplit(uri).path)).resolve()
     scheme = urlsplit(uri).scheme
