@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.test_marts import A1, A2, B1, ORG_A, ORG_B, execution, task, write
-from warehouse import settings
+from warehouse import postgres, settings
 from warehouse.faults import advisory_waiters, wait_for_backends_to_end, wait_until
 from warehouse.ingest.loader import load_paths
 from warehouse.privacy.retention import (
@@ -379,3 +379,45 @@ def test_a_run_killed_between_archive_and_delete_loses_nothing_and_a_rerun_finis
         "select status, task_rows_archived, task_rows_deleted, decision_rows_archived, "
         "decision_rows_deleted from privacy.retention_runs order by started_at"
     ).fetchall() == [("abandoned", 4, 0, 3, 0), ("finished", 4, 4, 3, 3)]
+
+
+def partitions(connection: psycopg.Connection) -> list[str]:
+    return [
+        row[0]
+        for row in connection.execute(
+            "select child.relname from pg_inherits "
+            "join pg_class as child on child.oid = pg_inherits.inhrelid "
+            "where inhparent = 'raw.task_executions'::regclass "
+            "and child.relname != 'task_executions_default' order by 1"
+        )
+    ]
+
+
+LATER = datetime(2026, 4, 20, 6, tzinfo=UTC)  # cut-offs: A 2026-03-21, B 2026-02-19
+
+
+def test_a_month_partition_whose_rows_all_expired_is_dropped_rather_than_deleted(loaded):
+    # As of 04-20 every task of January (T1, T5, T6) and February (T2, T3) expires; of March,
+    # T4 (A, 03-10) does and T7 (B, 03-01) does not.
+    assert partitions(loaded)[:3] == [
+        "task_executions_2026_01", "task_executions_2026_02", "task_executions_2026_03",
+    ]  # fmt: skip
+    result = run_retention(loaded, as_of=LATER)
+
+    assert result.dropped_partitions == ["task_executions_2026_01", "task_executions_2026_02"]
+    assert "task_executions_2026_03" in partitions(loaded)
+    assert raw_task_ids(loaded) == {task(7)}
+    assert counts(loaded) == (1, 0)
+    assert (result.task_rows, result.task_rows_deleted) == (7, 7)  # 4 dropped, 3 deleted
+    assert (result.decision_rows, result.decision_rows_deleted) == (4, 4)
+
+
+def test_a_month_in_use_is_deleted_row_by_row_instead(loaded):
+    with postgres.connect() as reader:  # a transaction: it holds its lock until it ends
+        reader.execute("select count(*) from raw.task_executions")
+        result = run_retention(loaded, as_of=LATER)
+
+    assert result.dropped_partitions == []
+    assert partitions(loaded)[:2] == ["task_executions_2026_01", "task_executions_2026_02"]
+    assert raw_task_ids(loaded) == {task(7)}
+    assert (result.task_rows, result.task_rows_deleted) == (7, 7)

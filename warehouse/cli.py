@@ -230,6 +230,8 @@ def format_retention(result: RunResult) -> str:
             f"{result.decision_rows_deleted:,} decision rows and "
             f"{result.row_level_rows_deleted:,} staging, mart and monitoring rows"
         )
+    for name in result.dropped_partitions:
+        lines.append(f"dropped the month partition raw.{name}: every row of it expired")
     expired_verb = "would delete" if result.dry_run else "deleted"
     for path in result.expired_archives:
         lines.append(f"{expired_verb} expired archive {path}")

@@ -111,6 +111,7 @@ class RunResult:
     task_rows_deleted: int = 0
     decision_rows_deleted: int = 0
     row_level_rows_deleted: int = 0
+    dropped_partitions: list[str] = field(default_factory=list)
     expired_archives: list[str] = field(default_factory=list)
     abandoned_runs: list[str] = field(default_factory=list)
 
@@ -434,6 +435,56 @@ def _existing_tables(connection: psycopg.Connection) -> list[tuple[str, str, str
     ]
 
 
+def _keys_match(table: str) -> sql.Composable:
+    """``raw_rows`` and ``archived`` are the same raw row of ``table``."""
+    return sql.SQL(" and ").join(
+        sql.SQL("raw_rows.{0} = archived.{0}").format(sql.Identifier(column))
+        for column in RAW_KEYS[table]
+    )
+
+
+def _drop_whole_months(connection: psycopg.Connection) -> tuple[list[str], int]:
+    """Month partitions of raw.task_executions all of whose rows are archived: detached and
+    dropped rather than deleted row by row (0.10 s against 1.1 s for a month at 1 M tasks,
+    docs/scaling.md). Only when nobody uses the table at that moment (the lock is taken without
+    waiting, held to the end of the transaction); otherwise the rows are deleted one by one.
+    Returns the partitions dropped and their rows."""
+    months = connection.execute(
+        "select 'task_executions_' || to_char(start_time at time zone 'UTC', 'YYYY_MM') "
+        "from archived_task_executions group by 1 order by 1"
+    ).fetchall()
+    candidates = [
+        name
+        for (name,) in months
+        if connection.execute("select to_regclass(%s)", (f"raw.{name}",)).fetchone()[0]
+    ]
+    if not candidates:
+        return [], 0
+    try:
+        with connection.transaction():  # a savepoint: its lock stays when it is released
+            connection.execute("lock table raw.task_executions in access exclusive mode nowait")
+    except psycopg.errors.LockNotAvailable:
+        logger.info("raw.task_executions is in use: expired rows are deleted one by one")
+        return [], 0
+    dropped, rows = [], 0
+    for name in candidates:
+        partition = sql.Identifier("raw", name)
+        remaining = connection.execute(
+            sql.SQL(
+                "select count(*) filter (where not exists (select 1 from archived_task_executions "
+                "as archived where {})), count(*) from {} as raw_rows"
+            ).format(_keys_match("task_executions"), partition)
+        ).fetchone()
+        if remaining[0] == 0:
+            connection.execute(
+                sql.SQL("alter table raw.task_executions detach partition {}").format(partition)
+            )
+            connection.execute(sql.SQL("drop table {}").format(partition))
+            dropped.append(name)
+            rows += remaining[1]
+    return dropped, rows
+
+
 def _delete(connection: psycopg.Connection, result: RunResult) -> None:
     """Delete what was archived, in one transaction that also marks the run finished."""
     with connection.transaction():
@@ -451,18 +502,17 @@ def _delete(connection: psycopg.Connection, result: RunResult) -> None:
                 """,
                 (result.run_id,),
             )
-        deleted = {}
-        for table, key in RAW_KEYS.items():
-            matches = sql.SQL(" and ").join(
-                sql.SQL("raw_rows.{0} = archived.{0}").format(sql.Identifier(column))
-                for column in key
-            )
+        result.dropped_partitions, dropped_rows = _drop_whole_months(connection)
+        deleted = {"task_executions": dropped_rows}
+        for table in RAW_KEYS:
             cursor = connection.execute(
                 sql.SQL("delete from {} as raw_rows using {} as archived where {}").format(
-                    sql.Identifier("raw", table), sql.Identifier(f"archived_{table}"), matches
+                    sql.Identifier("raw", table),
+                    sql.Identifier(f"archived_{table}"),
+                    _keys_match(table),
                 )
             )
-            deleted[table] = cursor.rowcount
+            deleted[table] = deleted.get(table, 0) + cursor.rowcount
         if (deleted["task_executions"], deleted["routing_decisions"]) != (
             result.task_rows,
             result.decision_rows,
