@@ -168,9 +168,11 @@ def _find_expiring(connection: psycopg.Connection, as_of: datetime, default_days
         with cutoffs as (
             select
                 organizations.id as organization_id,
+                -- at least a day: a retention of 0 or less in raw is a mistake, not "purge all"
                 date_trunc(
-                    'day', (%(as_of)s::timestamptz at time zone 'UTC')
-                    - make_interval(days => coalesce(organizations.retention_days, %(days)s))
+                    'day', (%(as_of)s::timestamptz at time zone 'UTC') - make_interval(
+                        days => greatest(coalesce(organizations.retention_days, %(days)s), 1)
+                    )
                 ) at time zone 'UTC' as cutoff
             from (
                 select distinct on (id) id, retention_days from raw.organizations
