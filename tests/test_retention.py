@@ -167,6 +167,11 @@ def test_the_cli_dry_run_prints_counts_by_organization_and_month(loaded, capsys)
     assert "total (5 months)" in out
     assert counts(loaded) == (8, 4)
 
+    assert cli.main(["retention", "restore", "--org", ORG_A, "--month", "2026-01"]) == 1
+    assert f"error: no archive of organization {ORG_A} for 2026-01" in capsys.readouterr().err
+    assert cli.main(["retention", "restore", "--org", "A", "--month", "2026-01"]) == 1
+    assert "--org must be an organization's UUID" in capsys.readouterr().err
+
 
 def test_a_run_archives_verifies_then_deletes_and_restore_brings_a_month_back(loaded):
     archive = settings.archive_dir()
