@@ -44,6 +44,7 @@ from warehouse.privacy.retention import (
     read_manifest,
     restore,
     run_retention,
+    verify_file,
 )
 
 AS_OF = datetime(2026, 3, 15, 6, tzinfo=UTC)
@@ -376,7 +377,7 @@ def test_a_run_killed_between_archive_and_delete_loses_nothing_and_a_rerun_finis
     listed = read_manifest(archive, result.run_id)
     archived = {table: 0 for table in ("task_executions", "routing_decisions")}
     for item in listed.values():
-        assert pq.read_table(archive / item.path).num_rows == item.rows
+        verify_file(archive, item)  # SHA-256 and rows read back
         archived[item.table] += item.rows
     removed = (rows_before[0] - counts(loaded)[0], rows_before[1] - counts(loaded)[1])
     assert (archived["task_executions"], archived["routing_decisions"]) == removed == (4, 3)
