@@ -90,6 +90,28 @@
     )
 {%- endmacro %}
 
+{#- The candidates (a relation with the `subject` columns, aggregation_period and
+    `start_column`) whose period holds no day of their subject that a retention run purged
+    (stg_platform__retention_purged_days). Rebuilding such a period, or such a day's state,
+    from the tasks that remain would change an aggregate that must stay as it was: a provider's
+    day can hold tasks of an organization whose retention is shorter than another's. -#}
+{% macro without_retention_purges(candidates, subject, start_column='period_start') -%}
+    select candidates.*
+    from {{ candidates }} as candidates
+    where not exists (
+        select 1
+        from {{ ref('stg_platform__retention_purged_days') }} as purged
+        where
+            {% for column in subject -%}
+            purged.{{ column }} = candidates.{{ column }}
+            and
+            {% endfor -%}
+            purged.start_date::timestamp < {{ period_end('candidates.aggregation_period',
+                'candidates.' ~ start_column ~ '::timestamp') }}
+            and purged.start_date + 1 > candidates.{{ start_column }}::timestamp
+    )
+{%- endmacro %}
+
 {#- The bookkeeping columns of a rollup row: the watermark and time of the build that made it
     (created_at is the spec's column: when the row was computed). -#}
 {% macro rollup_build_columns() -%}

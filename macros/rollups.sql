@@ -9,8 +9,10 @@
       touched: days of every version of a task that received a version since the previous
       build (where it belongs now and belonged before), days of tasks rebuilt since this
       model's last build, and days of tasks matching `extra_trigger`; minus the periods frozen
-      by retention (without_purged_periods; a day's own key is never frozen: it is a day that
-      changed).
+      by retention: those holding a day of the subject that a retention run purged
+      (without_retention_purges), and those holding a day whose tasks are gone from the marts
+      with nothing changed there (without_purged_periods; a day's own key is never frozen by
+      this one: it is a day that changed).
     - day_periods (with `days`): the rows of `days`, a model with one row per subject and
       start_date (the day's additive state: counts, exact sums, breakdowns), of the daily,
       weekly and monthly periods to build, each with its aggregation_period and period_start.
@@ -29,6 +31,7 @@
     even while parsing (when is_incremental() is false) -#}
 {%- do ref('stg_platform__task_execution_versions') -%}
 {%- do ref('int_batch_watermark') -%}
+{%- do ref('stg_platform__retention_purged_days') -%}
 {%- set period_key = subject + ['aggregation_period', 'period_start'] -%}
 {%- set daily_kinds = kinds | reject('equalto', 'hourly') | list -%}
 {%- set task_kinds = (['hourly'] if 'hourly' in kinds else []) if days else kinds -%}
@@ -82,11 +85,15 @@ candidate_keys as (
     {%- endif %}
 ),
 
+unpurged_keys as (
+    {{ without_retention_purges('candidate_keys', subject) }}
+),
+
 period_keys as (
     {%- if kinds == ['daily'] %}
-    select * from candidate_keys
+    select * from unpurged_keys
     {%- else %}
-    {{ without_purged_periods('candidate_keys', subject, rows, 'affected_days') }}
+    {{ without_purged_periods('unpurged_keys', subject, rows, 'affected_days') }}
     {%- endif %}
 ),
 

@@ -9,7 +9,12 @@ from orchestration.defs.dbt_assets import dbt_warehouse, raw_source_freshness
 from orchestration.defs.ingest_assets import load_landing_files
 from orchestration.defs.jobs import daily_build_job, hourly_status_job, load_and_build_job
 from orchestration.defs.resources import resources
-from orchestration.defs.schedules import daily_build_schedule, hourly_status_schedule
+from orchestration.defs.retention import retention_job
+from orchestration.defs.schedules import (
+    daily_build_schedule,
+    hourly_status_schedule,
+    retention_schedule,
+)
 from orchestration.defs.sensors import (
     data_quality_alert_sensor,
     job_failure_alert_sensor,
@@ -19,8 +24,8 @@ from orchestration.defs.sensors import (
 defs = dg.Definitions(
     assets=[load_landing_files, dbt_warehouse],
     asset_checks=[raw_source_freshness],
-    jobs=[load_and_build_job, daily_build_job, hourly_status_job],
-    schedules=[daily_build_schedule, hourly_status_schedule],
+    jobs=[load_and_build_job, daily_build_job, hourly_status_job, retention_job],
+    schedules=[daily_build_schedule, hourly_status_schedule, retention_schedule],
     sensors=[landing_files_sensor, data_quality_alert_sensor, job_failure_alert_sensor],
     resources=resources(),
 )

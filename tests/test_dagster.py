@@ -786,3 +786,44 @@ def test_dagster_keeps_runs_and_events_in_the_warehouse_postgres_when_configured
     ).fetchone() == (9,)  # the six landing tables, rejected_rows, load_batches, redaction_counts
     assert connection.execute("select count(*) from raw.organizations").fetchone() == (1,)
     assert sorted(path.name for path in home.rglob("*.db")) == []
+
+
+def test_retention_runs_daily_an_hour_after_the_build_and_purges_expired_rows(
+    defs, connection, instance, tmp_path, monkeypatch
+):
+    """The retention job as its schedule starts it, for real: org A (30 days) loses T1 and T2,
+    org B (retention_days null: the resource's default, 90 days) keeps everything
+    (tests/test_retention.py has the dataset)."""
+    from tests.test_retention import build_landing, counts, raw_task_ids
+
+    monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    schedule = defs.resolve_schedule_def("retention_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
+        "0 1 * * *",  # an hour after the daily build's "0 0 * * *"
+        "UTC",
+        "retention",
+    )
+    tick = datetime(2026, 3, 15, 1, tzinfo=UTC)
+    (request,) = schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
+    assert request.run_config == {
+        "ops": {"retention_run": {"config": {"as_of": "2026-03-15T01:00:00+00:00"}}}
+    }
+
+    job = defs.resolve_job_def("retention")
+    assert job.tags["warehouse/dbt"] == "build"  # queued behind any running build
+    run = job.execute_in_process(run_config=request.run_config, instance=instance)
+
+    assert run.success
+    assert raw_task_ids(connection) == {
+        f"00000000-0000-4000-8000-00000000000{n}" for n in (3, 4, 5, 6, 7)
+    }
+    assert counts(connection) == (5, 2)  # T1's two versions and T2 gone, T1's two decisions
+    assert connection.execute(
+        "select status, as_of, tasks, task_rows_deleted, decision_rows_deleted "
+        "from privacy.retention_runs"
+    ).fetchall() == [("finished", tick, 2, 3, 2)]
+    assert len(list((tmp_path / "archive").rglob("*.parquet"))) == 3

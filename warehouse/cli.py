@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from warehouse.ingest.loader import BatchResult, UnrecognizedFile
     from warehouse.ingest.parsing import LandingFile
+    from warehouse.privacy.retention import RunResult
 
 logger = logging.getLogger("warehouse")
 
@@ -275,6 +276,69 @@ def _add_privacy_parser(commands: argparse._SubParsersAction) -> None:
     )
 
 
+def format_retention(result: RunResult) -> str:
+    """What a retention run archived and deleted (or would), by organization and month."""
+    verb = "would archive and delete" if result.dry_run else "archived and deleted"
+    if not result.groups:
+        lines = [f"no task expired as of {result.as_of:%Y-%m-%d %H:%M} UTC"]
+    else:
+        lines = [
+            f"{verb} (as of {result.as_of:%Y-%m-%d %H:%M} UTC):",
+            format_table(
+                ("organization", "month", "tasks", "task rows", "decision rows"),
+                [
+                    (group.organization_id, group.month, group.tasks, group.task_rows,
+                     group.decision_rows)
+                    for group in result.groups
+                ],
+                right=("tasks", "task rows", "decision rows"),
+                total=(
+                    f"total ({_plural(len(result.groups), 'month')})",
+                    "",
+                    sum(group.tasks for group in result.groups),
+                    result.task_rows,
+                    result.decision_rows,
+                ),
+            ),
+        ]  # fmt: skip
+    if result.run_id:
+        lines.append(
+            f"run {result.run_id}: {_plural(len(result.files), 'archive file')} verified "
+            f"under {result.archive}; deleted {result.task_rows_deleted:,} task rows, "
+            f"{result.decision_rows_deleted:,} decision rows and "
+            f"{result.row_level_rows_deleted:,} staging, mart and monitoring rows"
+        )
+    for name in result.dropped_partitions:
+        lines.append(f"dropped the month partition raw.{name}: every row of it expired")
+    expired_verb = "would delete" if result.dry_run else "deleted"
+    for path in result.expired_archives:
+        lines.append(f"{expired_verb} expired archive {path}")
+    return "\n".join(lines)
+
+
+def _cmd_retention(args: argparse.Namespace) -> int:
+    from warehouse.privacy.retention import RetentionError, restore, run_retention
+
+    try:
+        postgres.up()
+        with postgres.connect(autocommit=True) as connection:
+            apply_migrations(connection)
+            if args.action == "run":
+                print(format_retention(run_retention(connection, dry_run=args.dry_run)))
+                return 0
+            restored = restore(connection, args.org, args.month)
+    except (RetentionError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {restored.task_rows_restored:,} of {restored.task_rows_read:,} task rows and "
+        f"{restored.decision_rows_restored:,} of {restored.decision_rows_read:,} decision rows "
+        f"from {_plural(restored.files, 'file')} (rows already in raw were skipped); "
+        "`dbt build --full-refresh` brings them back into the staging tables and marts"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -327,6 +391,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dagster.add_argument("--port", type=int, default=3000)
     dagster.set_defaults(handler=_cmd_dagster)
+
+    retention = commands.add_parser(
+        "retention",
+        help="archive and delete expired raw rows, or restore an archived month",
+        description="Retention (docs/privacy.md): a task expires when it started before its "
+        "organization's retention_days (WAREHOUSE_RETENTION_DAYS when unset) ago, counted "
+        "in whole UTC days. `run` archives its raw rows to Parquet under "
+        "WAREHOUSE_ARCHIVE_URI, verifies the archive, then deletes them and the staging and "
+        "mart rows built from them (never the rollups); `restore` brings a month back.",
+    )
+    retention_actions = retention.add_subparsers(dest="action", required=True)
+    retention_run = retention_actions.add_parser(
+        "run", help="archive, verify, then delete expired rows; delete expired archives"
+    )
+    retention_run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be archived and deleted, by organization and month; change nothing",
+    )
+    retention_restore = retention_actions.add_parser(
+        "restore", help="bring an organization's archived month back into raw"
+    )
+    retention_restore.add_argument("--org", required=True, help="the organization's UUID")
+    retention_restore.add_argument("--month", required=True, help="the month, YYYY-MM (UTC)")
+    retention.set_defaults(handler=_cmd_retention)
 
     demo = commands.add_parser("demo", help="generate, load and build a demo warehouse")
     demo.add_argument("--orgs", type=int, default=5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
 
@@ -201,3 +202,47 @@ def connection() -> ConnectionSettings:
     if uses_embedded_server():
         return embedded_connection()
     return external_connection()
+
+
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_ARCHIVE_DAYS = 365
+
+
+def _positive_days(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of days (1 or more), not {value!r}")
+    return int(value)
+
+
+def retention_days() -> int:
+    """Days raw task rows are kept for an organization whose ``retention_days`` is null
+    (``WAREHOUSE_RETENTION_DAYS``, default 90)."""
+    return _positive_days("WAREHOUSE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+
+
+def archive_days() -> int:
+    """Days an archived month is kept after it ended (``WAREHOUSE_ARCHIVE_DAYS``, default 365;
+    an organization with a longer ``retention_days`` keeps its archive that long)."""
+    return _positive_days("WAREHOUSE_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS)
+
+
+def archive_dir() -> Path:
+    """Where retention writes its Parquet archive (``WAREHOUSE_ARCHIVE_URI``: a path or a
+    ``file://`` URI; default ``$WAREHOUSE_HOME/archive``)."""
+    return archive_path(
+        os.environ.get("WAREHOUSE_ARCHIVE_URI") or str(warehouse_home() / "archive")
+    )
+
+
+def archive_path(uri: str) -> Path:
+    """The directory a WAREHOUSE_ARCHIVE_URI names (a path or a ``file://`` URI)."""
+    if uri.startswith("file://"):
+        return Path(unquote(urlsplit(uri).path)).resolve()
+    scheme = urlsplit(uri).scheme
+    if "://" in uri or (scheme and len(scheme) > 1):
+        raise ValueError(
+            f"WAREHOUSE_ARCHIVE_URI={uri!r}: only a local path or a file:// URI is supported; "
+            "mount the cold storage as a directory and give its path"
+        )
+    return Path(uri).resolve()

@@ -18,12 +18,18 @@ HOURLY_DBT_SELECT = "tag:hourly+"
 # The catalogues (dbt seeds) are no one's downstream, but the marts' tests read them.
 SEEDS_DBT_SELECT = "resource_type:seed"
 
+# The days retention purged (raw.retention_purged_days, written by retention runs): read by the
+# rollups' incremental builds, downstream of no landing table, so selected by name.
+PURGED_DAYS_DBT_SELECT = "stg_platform__retention_purged_days"
+
 load_and_build_job = dg.define_asset_job(
     "load_and_build",
     selection=dg.AssetSelection.assets(load_landing_files).downstream()
-    | build_dbt_asset_selection([dbt_warehouse], dbt_select=SEEDS_DBT_SELECT),
+    | build_dbt_asset_selection([dbt_warehouse], dbt_select=SEEDS_DBT_SELECT)
+    | build_dbt_asset_selection([dbt_warehouse], dbt_select=PURGED_DAYS_DBT_SELECT),
     description="Load new landing files into raw, then dbt build everything downstream (and "
-    "the catalogue seeds the marts' tests read).",
+    "the catalogue seeds the marts' tests read, and the view of the days retention purged, "
+    "which the rollups read).",
     tags=BUILD_TAGS,
 )
 

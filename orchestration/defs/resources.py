@@ -78,6 +78,31 @@ class AlertingResource(dg.ConfigurableResource):
     )
 
 
+class RetentionResource(dg.ConfigurableResource):
+    """How long raw rows and archives are kept, and where the archive is (docs/privacy.md)."""
+
+    archive_uri: str = Field(
+        default="",
+        description="WAREHOUSE_ARCHIVE_URI: the archive directory (a path or a file:// URI); "
+        "empty: $WAREHOUSE_HOME/archive.",
+    )
+    retention_days: int = Field(
+        default=settings.DEFAULT_RETENTION_DAYS,
+        description="WAREHOUSE_RETENTION_DAYS: days raw task rows are kept for an organization "
+        "whose retention_days is null.",
+    )
+    archive_days: int = Field(
+        default=settings.DEFAULT_ARCHIVE_DAYS,
+        description="WAREHOUSE_ARCHIVE_DAYS: days an archived month is kept after it ended.",
+    )
+
+    @property
+    def archive(self) -> Path:
+        return (
+            settings.archive_path(self.archive_uri) if self.archive_uri else settings.archive_dir()
+        )
+
+
 def env_or(name: str, default: Default) -> Default | dg.EnvVar:
     """``dg.EnvVar(name)`` when the variable is set where the code location loads, else
     ``default`` (an unset ``dg.EnvVar`` is an error, and these settings have defaults)."""
@@ -99,10 +124,19 @@ def alerting_resource() -> AlertingResource:
     )
 
 
+def retention_resource() -> RetentionResource:
+    return RetentionResource(
+        archive_uri=env_or("WAREHOUSE_ARCHIVE_URI", ""),
+        retention_days=env_or("WAREHOUSE_RETENTION_DAYS", settings.DEFAULT_RETENTION_DAYS),
+        archive_days=env_or("WAREHOUSE_ARCHIVE_DAYS", settings.DEFAULT_ARCHIVE_DAYS),
+    )
+
+
 def resources() -> dict[str, Any]:
     return {
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
         "warehouse": WarehouseResource(),
         "landing_dir": landing_directory(),
         "alerting": alerting_resource(),
+        "retention": retention_resource(),
     }

@@ -1,4 +1,5 @@
-"""Schedules (UTC): the daily build at midnight and the hourly status refresh."""
+"""Schedules (UTC): the daily build at midnight, the hourly status refresh, and retention an
+hour after the daily build."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from datetime import UTC
 import dagster as dg
 
 from orchestration.defs.jobs import build_run_config, daily_build_job, hourly_status_job
+from orchestration.defs.retention import RETENTION_OP_NAME, retention_job
 
 DAILY_CRON = "0 0 * * *"
 # Half past, so it never races the midnight build; a task without an end time for an hour
 # shows as timed_out within the hour.
 HOURLY_CRON = "30 * * * *"
+# An hour after the daily build (the run queue holds it while a build still runs): rows are
+# purged after the build took in their last versions.
+RETENTION_CRON = "0 1 * * *"
 
 
 # The build of this weekday's tick tests every row of the incremental marts (the other builds
@@ -63,4 +68,25 @@ hourly_status_schedule = _tick_schedule(
     hourly_status_job,
     HOURLY_CRON,
     "Hourly refresh of task statuses (timed_out) and the rollups downstream.",
+)
+
+
+def _retention_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    as_of = context.scheduled_execution_time.astimezone(UTC).isoformat()
+    return dg.RunRequest(
+        run_key=as_of,
+        run_config={"ops": {RETENTION_OP_NAME: {"config": {"as_of": as_of}}}},
+        tags={"warehouse/as_of": as_of},
+    )
+
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_schedule",
+    job=retention_job,
+    cron_schedule=RETENTION_CRON,
+    execution_timezone="UTC",
+    execution_fn=_retention_request,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily retention an hour after the daily build, as of the tick: archive, "
+    "verify, then delete expired raw rows (docs/privacy.md).",
 )
