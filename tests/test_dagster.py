@@ -300,6 +300,8 @@ HOURLY_ASSETS = {
     dg.AssetKey(["analytics", "user_analytics"]),
     dg.AssetKey(["monitoring", "data_quality_daily"]),
     dg.AssetKey(["monitoring", "reconciliation_daily"]),
+    dg.AssetKey(["support", "support_organization_daily"]),
+    dg.AssetKey(["support", "support_provider_daily"]),
 }
 
 
