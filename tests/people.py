@@ -114,6 +114,7 @@ def built_warehouse(
             monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
             monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
             monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
             for variable, value in environment.items():
                 monkeypatch.setenv(variable, value)
             with postgres.connect(autocommit=True) as connection:

@@ -6,9 +6,12 @@ subject does not come back with a later file or build."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
@@ -21,6 +24,7 @@ from warehouse.privacy.requests import (
     delete_subject,
     export_subject,
 )
+from warehouse.privacy.retention import archived_files, restore, run_retention, verify_file
 
 # D1's rows: one user, one task and one decision in raw, staging and the marts; the day state of
 # D1's rollup; the daily, weekly and monthly user_analytics rows.
@@ -185,3 +189,58 @@ def test_an_organization_is_deleted_but_its_aggregates(warehouse, tmp_path):
     assert mentions(warehouse, ORG_A) == a_before
     build("build")
     assert organization_aggregates(warehouse) == aggregates
+
+
+def test_archived_rows_are_exported_deleted_and_never_restored(warehouse, tmp_path):
+    """Retention archived every task (90 days after 2026-03-01); D1's archived task and decision
+    are exported, then removed from the archive, whose manifests still verify; a restore from a
+    copy of the archive taken before the deletion brings back everyone's rows but D1's."""
+    archive = tmp_path / "archive"
+    run_retention(warehouse, as_of=datetime(2026, 7, 1, tzinfo=UTC), archive=archive)
+    before = tmp_path / "archive-before"
+    shutil.copytree(archive, before)
+    d1 = Subject("user", user_id("D1"))
+
+    exported = export_subject(warehouse, d1, tmp_path / "export", archive=archive)
+    assert exported.row_counts == {
+        "raw.users": 1,
+        "raw.retention_purged_days": 1,
+        "staging.stg_platform__users": 1,
+        "staging.int_user_days": 1,
+        "analytics.users": 1,
+        "analytics.user_analytics": 3,
+        "archive/task_executions": 1,
+        "archive/routing_decisions": 1,
+    }
+    [archived_task] = [
+        json.loads(line)
+        for line in (tmp_path / "export" / "archive.task_executions.jsonl").read_text().splitlines()
+    ]
+    assert (archived_task["id"], archived_task["task_id"]) == (task_id("D1"), "task-D1")
+
+    deleted = delete_subject(warehouse, d1, archive=archive)
+    assert deleted.row_counts == {
+        "raw.users": 1,
+        "raw.retention_purged_days (ids replaced)": 1,
+        "staging.stg_platform__users": 1,
+        "staging.int_user_days": 1,
+        "staging.int_organization_days (ids replaced)": 1,
+        "analytics.users": 1,
+        "analytics.user_analytics": 3,
+        "archive/task_executions": 1,
+        "archive/routing_decisions": 1,
+    }
+    assert mentions(warehouse, user_id("D1")) == {}
+    files = archived_files(archive)
+    for item in files:
+        verify_file(archive, item)
+    assert sum(item.rows for item in files if item.table == "task_executions") == 7  # 8 - D1
+    assert all(
+        user_id("D1") not in pq.read_table(archive / item.path).to_pylist().__repr__()
+        for item in files
+    )
+
+    restored = restore(warehouse, ORG_A, "2026-03", archive=before)
+    assert restored.task_rows_restored == 5  # org A's six tasks but D1's
+    assert mentions(warehouse, user_id("D1")) == {}
+    assert mentions(warehouse, task_id("D2"))["raw.task_executions"] == 1

@@ -44,7 +44,7 @@ from warehouse.ingest.parsing import (
     rejection_reason,
     why_not_a_landing_file,
 )
-from warehouse.privacy.requests import drop_erased_rows
+from warehouse.privacy.erased import drop_erased_rows
 from warehouse.privacy.sanitize import sanitize_with_kinds
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def load_file(
             if table == "task_executions":
                 _create_months(connection)
             _record_redactions(connection, batch_id, redactions)
-            erased = drop_erased_rows(connection, table, batch_id)
+            erased = drop_erased_rows(connection, table, sql.Identifier("raw", table), batch_id)
             _close_batch(connection, batch_id, counts, erased, started)
     except LandingFileError as error:
         _record_failure(connection, attempt, str(error))

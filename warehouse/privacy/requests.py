@@ -24,9 +24,22 @@ from pathlib import Path
 from uuid import UUID
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from psycopg import sql
 
+from warehouse import settings
+from warehouse.privacy.retention import (
+    ArchiveFile,
+    archived_files,
+    sha256,
+    update_manifest,
+    write_parquet,
+)
+
 SCHEMAS = ("raw", "staging", "analytics", "monitoring")
+ARCHIVE = "archive"  # the row counts' prefix of the retention archive's files
 # Per organization and period, without anyone in them: kept when an organization or a user is
 # deleted (and never rebuilt from raw: the rollups are not fully refreshed).
 KEPT_AGGREGATES = frozenset(
@@ -45,6 +58,9 @@ ORGANIZATION_RECORDS = frozenset(
         ("analytics", "organizations"),
     }
 )
+# Bookkeeping that names users only to freeze aggregates (the days retention purged, by user):
+# an erased user's id is replaced by a stand-in there, as in the day state's id lists.
+STAND_IN_TABLES = frozenset({("raw", "retention_purged_days")})
 # Where a subject's tasks are found (the tables that exist are read).
 TASK_TABLES = (
     ("raw", "task_executions"),
@@ -142,6 +158,7 @@ class _Scope:
     subject: Subject
     user_ids: list[UUID]
     task_ids: list[UUID]
+    organization_ids: list[UUID]  # where the archive holds their rows (empty: look everywhere)
 
 
 def _scope(connection: psycopg.Connection, subject: Subject, found: list[Table]) -> _Scope:
@@ -167,7 +184,18 @@ def _scope(connection: psycopg.Connection, subject: Subject, found: list[Table])
         subject,
         users=user_ids,
     )
-    return _Scope(subject, user_ids, task_ids)
+    if subject.kind == "organization":
+        organization_ids = [subject.id]
+    else:
+        organization_ids = _ids(
+            connection,
+            [table for table in found if table.name in ("users", "stg_platform__users")],
+            lambda table: sql.SQL("select organization_id from {} where {} = %(id)s").format(
+                table.identifier, sql.Identifier("id" if "id" in table.columns else "user_id")
+            ),
+            subject,
+        )
+    return _Scope(subject, user_ids, task_ids, organization_ids)
 
 
 def _ids(
@@ -262,10 +290,14 @@ def export_subject(
     out: Path,
     *,
     requested_by: str | None = None,
+    archive: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> RequestResult:
-    """Write every row about the subject, one JSON-lines file per table, and a summary."""
+    """Write every row about the subject, one JSON-lines file per table (the retention
+    archive's rows too), and a summary."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f"{ARCHIVE}.*.jsonl"):
+        stale.unlink()
     with connection.transaction():
         request_id = _record(connection, "export", subject, requested_by, False, out)
         found = tables(connection)
@@ -294,6 +326,21 @@ def export_subject(
             counts[table.qualified] = rows
             files[path.name] = {"rows": rows, "sha256": digest.hexdigest()}
             progress(f"{table.qualified}: {rows:,} row{'' if rows == 1 else 's'}")
+        for item, rows in _archived_rows(scope, archive or settings.archive_dir()):
+            name = f"{ARCHIVE}.{item.table}.jsonl"
+            with (out / name).open("a", encoding="utf-8") as handle:
+                for row in rows.to_pylist():
+                    handle.write(json.dumps(row, default=str) + "\n")
+            key = f"{ARCHIVE}/{item.table}"
+            counts[key] = counts.get(key, 0) + rows.num_rows
+        for table_name in ("task_executions", "routing_decisions"):
+            path = out / f"{ARCHIVE}.{table_name}.jsonl"
+            if path.exists():
+                files[path.name] = {
+                    "rows": counts[f"{ARCHIVE}/{table_name}"],
+                    "sha256": sha256(path),
+                }
+                progress(f"{ARCHIVE}/{table_name}: {counts[f'{ARCHIVE}/{table_name}']:,} rows")
         summary = {
             "request_id": request_id,
             "subject": {"kind": subject.kind, "id": str(subject.id)},
@@ -313,11 +360,12 @@ def delete_subject(
     *,
     dry_run: bool = False,
     requested_by: str | None = None,
+    archive: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> RequestResult:
     """Delete every row about the subject but organization-level aggregates, in one
-    transaction, and record the subject as erased (a dry run counts and changes nothing but
-    its own record)."""
+    transaction, rewrite the retention archive's files without them, and record the subject
+    as erased (a dry run counts and changes nothing but its own record)."""
     with connection.transaction():
         request_id = _record(connection, "delete", subject, requested_by, dry_run)
         found = tables(connection)
@@ -327,6 +375,12 @@ def delete_subject(
         for table in found:
             condition = _condition(table, scope)
             if condition is None:
+                continue
+            if (table.schema, table.name) in STAND_IN_TABLES:
+                replaced = _stand_in_user_id(connection, table, scope.user_ids, dry_run=dry_run)
+                if replaced:
+                    counts[table.qualified + REPLACED] = replaced
+                    progress(f"{table.qualified}: ids replaced by stand-ins in {replaced:,} rows")
                 continue
             if dry_run:
                 query = sql.SQL("select count(*) from {} where {}")
@@ -347,6 +401,10 @@ def delete_subject(
             if replaced:
                 counts[table.qualified + REPLACED] = replaced
                 progress(f"{table.qualified}: ids replaced by stand-ins in {replaced:,} rows")
+        archived = _delete_archived(scope, archive or settings.archive_dir(), dry_run=dry_run)
+        for key, count in archived.items():
+            counts[key] = count
+            progress(f"{key}: {count:,} row{'' if count == 1 else 's'}")
         if not dry_run:
             connection.execute(
                 """
@@ -358,6 +416,102 @@ def delete_subject(
             )
         _complete(connection, request_id, counts)
     return RequestResult(request_id, subject, "delete", dry_run, counts)
+
+
+def _archived_rows(scope: _Scope, archive: Path) -> list[tuple[ArchiveFile, pa.Table]]:
+    """The subject's rows in the retention archive, by file: their tasks' versions (by user or
+    organization), then the routing decisions of those tasks."""
+    if not archive.is_dir():
+        return []
+    organizations = {str(organization) for organization in scope.organization_ids}
+    files = [
+        item
+        for item in archived_files(archive)
+        if not organizations or item.organization_id in organizations
+    ]
+    users = pa.array([str(user) for user in scope.user_ids], type=pa.string())
+    found: list[tuple[ArchiveFile, pa.Table]] = []
+    task_ids: set[str] = set()
+    for item in (item for item in files if item.table == "task_executions"):
+        rows = pq.read_table(archive / item.path)
+        mine = pc.is_in(rows["user_id"], value_set=users)
+        if scope.subject.kind == "organization":
+            mine = pc.or_(mine, pc.equal(rows["organization_id"], str(scope.subject.id)))
+        rows = rows.filter(mine)
+        if rows.num_rows:
+            found.append((item, rows))
+            task_ids.update(rows["id"].to_pylist())
+    tasks = pa.array(sorted(task_ids), type=pa.string())
+    for item in (item for item in files if item.table == "routing_decisions"):
+        rows = pq.read_table(archive / item.path)
+        rows = rows.filter(pc.is_in(rows["task_execution_id"], value_set=tasks))
+        if rows.num_rows:
+            found.append((item, rows))
+    return found
+
+
+def _delete_archived(scope: _Scope, archive: Path, *, dry_run: bool) -> dict[str, int]:
+    """Rewrite each archive file holding the subject's rows without them (a file left empty is
+    removed), then its run's manifest with the new row count and checksum."""
+    counts: dict[str, int] = {}
+    changed: dict[str, dict[str, ArchiveFile | None]] = {}
+    for item, rows in _archived_rows(scope, archive):
+        key = f"{ARCHIVE}/{item.table}"
+        counts[key] = counts.get(key, 0) + rows.num_rows
+        if dry_run:
+            continue
+        path = archive / item.path
+        everything = pq.read_table(path)
+        column = "id" if item.table == "task_executions" else "task_execution_id"
+        gone = pa.array(sorted(set(rows[column].to_pylist())), type=pa.string())
+        kept = everything.filter(pc.invert(pc.is_in(everything[column], value_set=gone)))
+        run_id = path.stem
+        if kept.num_rows == 0:
+            path.unlink()
+            changed.setdefault(run_id, {})[item.path] = None
+            continue
+        write_parquet(kept, path)
+        changed.setdefault(run_id, {})[item.path] = ArchiveFile(
+            path=item.path,
+            table=item.table,
+            organization_id=item.organization_id,
+            month=item.month,
+            rows=kept.num_rows,
+            sha256=sha256(path),
+            bytes=path.stat().st_size,
+        )
+    for run_id, files in changed.items():
+        update_manifest(archive, run_id, files)
+    return counts
+
+
+def _stand_in_user_id(
+    connection: psycopg.Connection, table: Table, user_ids: list[UUID], *, dry_run: bool
+) -> int:
+    """Replace each erased user's ``user_id`` by one new random id (STAND_IN_TABLES)."""
+    if dry_run:
+        query = sql.SQL("select count(*) from {table} where user_id = any(%(users)s)")
+    else:
+        query = sql.SQL(
+            """
+            with stand_in as materialized (
+                select erased.id as user_id, gen_random_uuid() as stand_in_id
+                from unnest(%(users)s::uuid[]) as erased (id)
+            ),
+
+            replaced as (
+                update {table} as named
+                set user_id = stand_in.stand_in_id
+                from stand_in
+                where named.user_id = stand_in.user_id
+                returning 1
+            )
+
+            select count(*) from replaced
+            """
+        )
+    row = connection.execute(query.format(table=table.identifier), {"users": user_ids}).fetchone()
+    return row[0] if row else 0
 
 
 def _replace_user_ids(
@@ -392,32 +546,4 @@ def _replace_user_ids(
             """
         )
     row = connection.execute(query.format(table=table.identifier), {"users": user_ids}).fetchone()
-    return row[0] if row else 0
-
-
-ERASED = "select subject_id from privacy.erased_subjects"
-# Rows of later files that belong to an erased subject, by landing table. A routing decision
-# names only its task, and an erased subject's tasks are gone: a decision arriving later links
-# to nobody and never reaches the marts (they keep decisions of their tasks only).
-ERASED_ROWS = {
-    "organizations": f"id in ({ERASED})",
-    "teams": f"organization_id in ({ERASED})",
-    "users": f"id in ({ERASED}) or organization_id in ({ERASED})",
-    "task_executions": f"user_id in ({ERASED}) or organization_id in ({ERASED})",
-}
-
-
-def drop_erased_rows(connection: psycopg.Connection, table: str, batch_id: int) -> int:
-    """The loader's last step for a file: rows of erased subjects leave the batch before it
-    commits, so nobody ever sees them; returns how many."""
-    if table not in ERASED_ROWS:
-        return 0
-    row = connection.execute("select exists (select from privacy.erased_subjects)").fetchone()
-    if not row or not row[0]:
-        return 0
-    query = sql.SQL(
-        "with gone as (delete from {} where _batch_id = %s and ({}) returning 1) "
-        "select count(*) from gone"
-    ).format(sql.Identifier("raw", table), sql.SQL(ERASED_ROWS[table]))
-    row = connection.execute(query, (batch_id,)).fetchone()
     return row[0] if row else 0

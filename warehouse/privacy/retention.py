@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from warehouse import settings
+from warehouse.privacy.erased import drop_erased_rows
 from warehouse.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ def _relative_path(table: str, organization_id: str, month: str, run_id: str) ->
     return f"{table}/organization_id={organization_id}/month={month}/{run_id}.parquet"
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -324,18 +325,14 @@ def _write_file(
     relative = _relative_path(table, group.organization_id, group.month, run_id)
     target = archive / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), partial)
-    with open(partial, "rb") as handle:
-        os.fsync(handle.fileno())
-    partial.replace(target)
+    write_parquet(pa.Table.from_arrays(arrays, schema=schema), target)
     return ArchiveFile(
         path=relative,
         table=table,
         organization_id=group.organization_id,
         month=group.month,
         rows=len(rows),
-        sha256=_sha256(target),
+        sha256=sha256(target),
         bytes=target.stat().st_size,
     )
 
@@ -359,6 +356,43 @@ def _write_manifest(archive: Path, run_id: str, as_of: datetime, files: list[Arc
     return path
 
 
+def archived_files(archive: Path) -> list[ArchiveFile]:
+    """Every file of every finished run's manifest."""
+    return [
+        item
+        for manifest in sorted((archive / MANIFESTS).glob("*.json"))
+        for item in read_manifest(archive, manifest.stem).values()
+    ]
+
+
+def update_manifest(archive: Path, run_id: str, changed: dict[str, ArchiveFile | None]) -> None:
+    """Replace the entries of rewritten files of a run's manifest (None: the file was removed);
+    written under a temporary name and renamed into place, like the manifest itself."""
+    path = _manifest_path(archive, run_id)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    files = []
+    for entry in document["files"]:
+        if entry["path"] not in changed:
+            files.append(entry)
+        elif changed[entry["path"]] is not None:
+            files.append(asdict(changed[entry["path"]]))
+    document["files"] = files
+    document["rewritten_at"] = datetime.now(UTC).isoformat()
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def write_parquet(table: pa.Table, target: Path) -> None:
+    """Write under a temporary name, flush to disk, rename into place: a file at its final
+    name is complete."""
+    partial = target.with_name(f".{target.name}.partial")
+    pq.write_table(table, partial)
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    partial.replace(target)
+
+
 def read_manifest(archive: Path, run_id: str) -> dict[str, ArchiveFile]:
     """The files a run's manifest lists, by relative path."""
     path = _manifest_path(archive, run_id)
@@ -376,7 +410,7 @@ def verify_file(archive: Path, expected: ArchiveFile) -> None:
     path = archive / expected.path
     if not path.is_file():
         raise RetentionError(f"{path}: listed in the manifest but missing")
-    checksum = _sha256(path)
+    checksum = sha256(path)
     if checksum != expected.sha256:
         raise RetentionError(
             f"{path}: SHA-256 {checksum} differs from the manifest's {expected.sha256}; "
@@ -767,6 +801,8 @@ def _restore_table(
                 copy.write_row([row[name] for name in columns])
         read += len(rows)
     if table == "task_executions":
+        # a subject deleted since (warehouse privacy delete) stays deleted: read, not restored
+        drop_erased_rows(connection, table, sql.Identifier(staging), None)
         connection.execute(
             sql.SQL(
                 "select raw.ensure_task_execution_months(min(start_time), max(start_time)) from {}"
