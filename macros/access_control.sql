@@ -122,6 +122,9 @@ begin
     if exists (select from pg_catalog.pg_namespace where nspname = 'analytics') then
         grant usage on schema analytics to {{ reader_roles() | join(', ') }};
     end if;
+    -- the live view asks who its caller is, whatever the reader role (visible_to_caller)
+    grant execute on function privacy.app_identity(), privacy.app_team_member_ids()
+        to analytics_bi_reader;
     if exists (select from pg_catalog.pg_namespace where nspname = 'support') then
         grant usage on schema support to analytics_support;
     end if;
@@ -129,3 +132,33 @@ end
 $schema_usage$
     {%- endif -%}
 {% endmacro %}
+
+
+{#- The marts' row-level security as a condition, for a view that runs with its owner's rights
+    (a view reading what the reader roles cannot, such as the live view): true for the BI
+    reader, for the owner and anyone else in none of the reader roles (only the build role can
+    read the view then), and for the identity each scoped role allows. current_user is the
+    caller in a view's body. -#}
+{% macro visible_to_caller(organization_column, user_column) -%}
+    (
+        pg_has_role(current_user, 'analytics_bi_reader', 'member')
+        or not (
+            pg_has_role(current_user, 'analytics_org_admin', 'member')
+            or pg_has_role(current_user, 'analytics_team_lead', 'member')
+            or pg_has_role(current_user, 'analytics_developer', 'member')
+            or pg_has_role(current_user, 'analytics_support', 'member')
+        )
+        or (
+            pg_has_role(current_user, 'analytics_org_admin', 'member')
+            and {{ organization_column }} = {{ admin_organization() }}
+        )
+        or (
+            pg_has_role(current_user, 'analytics_team_lead', 'member')
+            and {{ user_column }} in (select privacy.app_team_member_ids())
+        )
+        or (
+            pg_has_role(current_user, 'analytics_developer', 'member')
+            and {{ user_column }} = (select identity.user_id from privacy.app_identity() as identity)
+        )
+    )
+{%- endmacro %}

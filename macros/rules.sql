@@ -8,18 +8,19 @@
 
 {#- A task still pending or running, without an end time, that started more than
     `timeout_minutes` before the build's as_of has timed out (true/false). -#}
-{% macro is_timed_out(status, ended_at, started_at) -%}
+{% macro is_timed_out(status, ended_at, started_at, as_of_sql=none) -%}
     (
         {{ status }} in ('pending', 'running')
         and {{ ended_at }} is null
-        and {{ started_at }} < {{ as_of() }} - interval '{{ var("timeout_minutes") }} minutes'
+        and {{ started_at }} < {{ as_of_sql or as_of() }}
+            - interval '{{ var("timeout_minutes") }} minutes'
     )
 {%- endmacro %}
 
 {#- A task's status as of the build: timed_out when it has timed out, else as reported. -#}
-{% macro effective_status(status, ended_at, started_at) -%}
+{% macro effective_status(status, ended_at, started_at, as_of_sql=none) -%}
     case
-        when {{ is_timed_out(status, ended_at, started_at) }} then 'timed_out'
+        when {{ is_timed_out(status, ended_at, started_at, as_of_sql) }} then 'timed_out'
         else {{ status }}
     end
 {%- endmacro %}

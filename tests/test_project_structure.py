@@ -30,6 +30,10 @@ NO_FRESHNESS = {
 # Models whose key is not tested by a scan on every build, and why (docs/architecture.md,
 # "Tests whose cost follows new data").
 KEY_ENFORCED_ELSEWHERE = {
+    "model.generic_corp_warehouse.stg_platform__task_execution_rows": (
+        "a view of raw.task_executions, whose unique (_batch_id, _source_line, start_time) "
+        "index is the key"
+    ),
     "model.generic_corp_warehouse.stg_platform__task_execution_versions": (
         "raw.task_executions has a unique (_batch_id, _source_line) index and NOT NULL ids"
     ),

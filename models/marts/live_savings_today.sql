@@ -1,0 +1,41 @@
+{#- The specification's real-time savings counter (its query 3.2): each organization's savings
+    so far today (UTC), from the completed tasks that started today, taken from the marts and,
+    for the tasks that changed since the last build, from the live view; no task twice. A
+    security_invoker view: the caller's row-level security applies to both. -#}
+with live as (
+    select * from {{ ref('live_task_executions') }}
+),
+
+built as (
+    select tasks.*
+    from {{ ref('task_executions') }} as tasks
+    where
+        tasks.start_date = {{ utc_date('now()') }}
+        and not exists (select from live where live.id = tasks.id)
+),
+
+today as (
+    select organization_id, status, cost_usd, baseline_cost_usd, savings_usd, false as is_live
+    from built
+    union all
+    select organization_id, status, cost_usd, baseline_cost_usd, savings_usd, true as is_live
+    from live
+    where start_date = {{ utc_date('now()') }}
+),
+
+final as (
+    select
+        organization_id,
+        {{ utc_date('now()') }} as metric_date,
+        count(*) filter (where status = 'completed') as completed_tasks,
+        count(*) filter (where status = 'completed' and is_live) as completed_tasks_live,
+        coalesce(sum(cost_usd) filter (where status = 'completed'), 0) as total_cost_usd,
+        coalesce(sum(baseline_cost_usd) filter (where status = 'completed'), 0)
+            as total_baseline_cost_usd,
+        coalesce(sum(savings_usd) filter (where status = 'completed'), 0) as total_savings_usd,
+        now() as computed_at
+    from today
+    group by organization_id
+)
+
+select * from final

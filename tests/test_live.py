@@ -1,0 +1,106 @@
+"""The live layer on the marts' hand-built data (tests/test_marts.py): a task that lands after a
+build is in analytics.live_task_executions at once, with the cost the next build gives it; the
+marts plus the live view count each task once; the live metrics add both.
+
+New rows (prices of test_marts: openai_codex 0.00001/token + 0.002/request from 03-02; baseline
+github_copilot 0.00001/token + 0.001/request + 0.01/minute for org A):
+  T8 A1 openai_codex, 1000 tokens, 60 s, completed: cost 0.012, baseline 0.021, savings 0.009
+  T9 A2 openai_codex, 1000 tokens, 30 s, completed: cost 0.012, baseline 0.016, savings 0.004
+  T4 (running in the first load) gets a completed version: 2000 tokens, 120 s:
+     cost 0.022, baseline 0.02 + 0.001 + 0.02 = 0.041, savings 0.019
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tests.test_marts import A1, A2, ORG_A, build_landing, execution, write
+from warehouse.ingest.loader import load_paths
+
+MART_COLUMNS = (
+    "id, task_id, user_id, organization_id, provider, start_time, end_time, duration_ms, "
+    "tokens_used, cost_usd, baseline_cost_usd, savings_usd, status, reported_status, "
+    "cost_source, pricing_id, baseline_provider, baseline_source, baseline_pricing_id, "
+    "start_date, batch_id, version_count"
+)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def rows(connection, relation: str) -> dict[str, tuple]:
+    return {
+        row[1]: row
+        for row in connection.execute(f"select {MART_COLUMNS} from {relation} order by task_id")
+    }
+
+
+def test_a_task_landing_after_a_build_is_live_at_once_with_the_cost_of_the_next_build(
+    connection, dbt, tmp_path
+):
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    dbt("build", as_of=now.isoformat())
+    assert rows(connection, "analytics.live_task_executions") == {}
+
+    later = tmp_path / "later"
+    later.mkdir()
+    start = now - timedelta(minutes=2)
+    write(later / "task_executions.csv", [
+        execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=60)), 1000, "completed"),
+        execution(9, A2, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=30)), 1000, "completed"),
+        execution(4, A2, ORG_A, "openai_codex", "test", "2026-03-02T10:00:00Z",
+                  "2026-03-02T10:02:00Z", 2000, "completed"),
+    ])  # fmt: skip
+    load_paths(connection, [later])
+
+    live = rows(connection, "analytics.live_task_executions")
+    assert {task: row[9:13] for task, row in live.items()} == {
+        "T4": (Decimal("0.022"), Decimal("0.041"), Decimal("0.019"), "completed"),
+        "T8": (Decimal("0.012"), Decimal("0.021"), Decimal("0.009"), "completed"),
+        "T9": (Decimal("0.012"), Decimal("0.016"), Decimal("0.004"), "completed"),
+    }
+    # the current picture: each task once (T4 is in the marts still, with its old version)
+    current = connection.execute(
+        """
+        select task_id, count(*) from (
+            select task_id from analytics.task_executions as built
+            where not exists (
+                select from analytics.live_task_executions as live where live.id = built.id
+            )
+            union all
+            select task_id from analytics.live_task_executions
+        ) as tasks
+        group by task_id order by task_id
+        """
+    ).fetchall()
+    assert current == [(f"T{n}", 1) for n in (1, 2, 3, 4, 5, 8, 9)]
+
+    savings = connection.execute(
+        "select organization_id::text, completed_tasks, completed_tasks_live, total_cost_usd, "
+        "total_baseline_cost_usd, total_savings_usd from analytics.live_savings_today"
+    ).fetchall()
+    if start.date() == datetime.now(UTC).date():  # T8 and T9 started today (UTC)
+        assert savings == [
+            (ORG_A, 2, 2, Decimal("0.024"), Decimal("0.037"), Decimal("0.013"))
+        ]
+    recent = connection.execute(
+        "select organization_id::text, provider, started_tasks, completed_tasks, failed_tasks, "
+        "total_cost_usd, total_savings_usd from analytics.live_last_five_minutes"
+    ).fetchall()
+    assert recent == [(ORG_A, "openai_codex", 2, 2, 0, Decimal("0.024"), Decimal("0.013"))]
+
+    dbt("build", as_of=datetime.now(UTC).isoformat())
+    assert rows(connection, "analytics.live_task_executions") == {}
+    built = rows(connection, "analytics.task_executions")
+    for task, row in live.items():
+        assert built[task] == row, task
+    # the counters give the same numbers, now from the marts alone
+    assert connection.execute(
+        "select total_savings_usd from analytics.live_last_five_minutes"
+    ).fetchall() == [(Decimal("0.013"),)]
