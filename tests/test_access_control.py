@@ -153,7 +153,10 @@ def test_each_role_sees_exactly_its_rows(warehouse):
         )
 
 
-@pytest.mark.parametrize("identity", [None, "not-a-uuid", "0badbeef-0000-4000-8000-000000000000", "X"])
+UNKNOWN_USER = "0badbeef-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize("identity", [None, "not-a-uuid", UNKNOWN_USER, "X"])
 def test_no_identity_or_an_unknown_or_deleted_user_sees_no_row(warehouse, identity):
     nothing = everywhere(set(), set(), set())
     for role in ("analytics_org_admin", "analytics_team_lead", "analytics_developer"):

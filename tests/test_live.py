@@ -86,9 +86,7 @@ def test_a_task_landing_after_a_build_is_live_at_once_with_the_cost_of_the_next_
         "total_baseline_cost_usd, total_savings_usd from analytics.live_savings_today"
     ).fetchall()
     if start.date() == datetime.now(UTC).date():  # T8 and T9 started today (UTC)
-        assert savings == [
-            (ORG_A, 2, 2, Decimal("0.024"), Decimal("0.037"), Decimal("0.013"))
-        ]
+        assert savings == [(ORG_A, 2, 2, Decimal("0.024"), Decimal("0.037"), Decimal("0.013"))]
     recent = connection.execute(
         "select organization_id::text, provider, started_tasks, completed_tasks, failed_tasks, "
         "total_cost_usd, total_savings_usd from analytics.live_last_five_minutes"
