@@ -13,13 +13,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.people import ORG_A, ORG_B, T1, T2, TB, USERS, build, built_warehouse, task_id, user_id
+from tests.people import (
+    NAMES,
+    ORG_A,
+    ORG_B,
+    T1,
+    T2,
+    TB,
+    USERS,
+    build,
+    built_warehouse,
+    task_id,
+    user_id,
+    write,
+)
 from warehouse import settings
+from warehouse.ingest.loader import load_paths
 from warehouse.privacy.pseudonyms import KEY_VARIABLE, pseudonym
 
 PSEUDONYM_KEY = "a key for the tests only"
@@ -246,6 +262,39 @@ def test_support_sees_anonymized_aggregates_only(warehouse):
     ]
     assert not columns & {"organization_id", "user_id", "name", "email", "task_description",
                           "error_message", "id"}  # fmt: skip
+
+
+def test_the_live_views_show_each_caller_its_rows_only(warehouse, tmp_path):
+    """The live view runs with its owner's rights (it reads staging) and filters for its caller
+    as the marts' policies do; the live metrics read it with the caller's rights."""
+    later = tmp_path / "later"
+    later.mkdir()
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(later / "task_executions.csv", [
+        {"id": f"{NAMES.index(name) + 1:08d}-0000-4000-8000-0000000000f0",
+         "task_id": f"late-{name}", "user_id": user_id(name), "organization_id": org,
+         "task_type": "bug_fix", "provider": "github_copilot",
+         "start_time": (now - timedelta(minutes=2)).isoformat(),
+         "end_time": (now - timedelta(minutes=1)).isoformat(), "tokens_used": 100,
+         "status": "completed", "updated_at": (now - timedelta(minutes=1)).isoformat()}
+        for name, org in (("D1", ORG_A), ("D2", ORG_A), ("E", ORG_B))
+    ])  # fmt: skip
+    load_paths(warehouse, [later])
+    live = "select task_id from analytics.live_task_executions"
+    recent = "select organization_id from analytics.live_last_five_minutes"
+    assert visible(warehouse, live) == {"late-D1", "late-D2", "late-E"}  # the build role
+    with login("analytics_developer") as developer:
+        assert visible(as_user(developer, "D1"), live) == {"late-D1"}
+        assert visible(as_user(developer, None), live) == set()
+    with login("analytics_team_lead") as lead:
+        assert visible(as_user(lead, "L"), live) == {"late-D1", "late-D2"}
+    with login("analytics_org_admin") as admin:
+        assert visible(as_user(admin, "N"), live) == {"late-E"}
+        assert visible(admin, recent) == {UUID(ORG_B)}
+    with login("analytics_bi_reader") as reader:
+        assert visible(as_user(reader, None), live) == {"late-D1", "late-D2", "late-E"}
+    with login("analytics_support") as support, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        support.execute(live)
 
 
 def test_policies_survive_rebuilds(warehouse):
