@@ -83,8 +83,11 @@ format: db-up
 	$(BIN)/ruff check --fix .
 	@$(WITH_DB) $(BIN)/sqlfluff fix models --disable-progress-bar
 
+# Tests run in PYTEST_WORKERS processes (pytest-xdist; default one per core, at most 4): each
+# test has its own database, so they share nothing but the server. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= auto
 pytest: db-up
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4
 
 test: lint pytest
 

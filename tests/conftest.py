@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -42,6 +43,34 @@ def drop_database(server: settings.ConnectionSettings, name: str) -> None:
         admin.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
         )
+
+
+@contextmanager
+def database_for_module(
+    server: settings.ConnectionSettings, tmp_path: Path, environment: dict[str, str] | None = None
+) -> Iterator[psycopg.Connection]:
+    """A new database for a module's tests that share one build (each test only reads it), the
+    libpq variables and ``environment`` set meanwhile; an autocommit connection with the raw
+    schema migrated. Dropped afterwards."""
+    name = create_database(server)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            if not settings.uses_embedded_server():
+                monkeypatch.setenv("PGHOST", server.host)
+                monkeypatch.setenv("PGPORT", str(server.port))
+                monkeypatch.setenv("PGUSER", server.user)
+            monkeypatch.setenv("PGDATABASE", name)
+            monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
+            monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+            monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
+            for variable, value in (environment or {}).items():
+                monkeypatch.setenv(variable, value)
+            with postgres.connect(autocommit=True) as connection:
+                apply_migrations(connection)
+                yield connection
+    finally:
+        drop_database(server, name)
 
 
 @pytest.fixture

@@ -15,13 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.conftest import create_database, drop_database
-from warehouse import postgres, settings
+from tests.conftest import database_for_module
+from warehouse import settings
 from warehouse.dbt import run_dbt
 from warehouse.ingest.loader import load_paths
-from warehouse.ingest.migrations import apply_migrations
 
 AS_OF = "2026-03-02T00:00:00+00:00"
 ORG_A, ORG_B = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"
@@ -103,26 +101,9 @@ def built_warehouse(
 ) -> Iterator[psycopg.Connection]:
     """A new database holding the people above, loaded and built (``environment`` is set
     meanwhile); dropped afterwards."""
-    name = create_database(server)
-    try:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            if not settings.uses_embedded_server():
-                monkeypatch.setenv("PGHOST", server.host)
-                monkeypatch.setenv("PGPORT", str(server.port))
-                monkeypatch.setenv("PGUSER", server.user)
-            monkeypatch.setenv("PGDATABASE", name)
-            monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-            monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
-            monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-            monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
-            for variable, value in environment.items():
-                monkeypatch.setenv(variable, value)
-            with postgres.connect(autocommit=True) as connection:
-                apply_migrations(connection)
-                build_landing(tmp_path / "landing")
-                results = load_paths(connection, [tmp_path / "landing"])
-                assert [result.rows_rejected for result in results] == [0] * 6
-                build("build")
-                yield connection
-    finally:
-        drop_database(server, name)
+    with database_for_module(server, tmp_path, environment) as connection:
+        build_landing(tmp_path / "landing")
+        results = load_paths(connection, [tmp_path / "landing"])
+        assert [result.rows_rejected for result in results] == [0] * 6
+        build("build")
+        yield connection

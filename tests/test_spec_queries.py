@@ -15,6 +15,7 @@ default provider: baseline = github_copilot. All tasks start today:
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import database_for_module
+from warehouse.dbt import run_dbt
 from warehouse.ingest.loader import load_paths
 
 SPEC_3_1 = """
@@ -144,15 +147,30 @@ def spec_query(connection, name: str, text: str, *params: object) -> list[tuple]
         return cursor.execute(f"execute {name} ({placeholders})", params).fetchall()
 
 
-@pytest.fixture
-def warehouse(connection, dbt, tmp_path):
+@pytest.fixture(scope="module")
+def built(server, tmp_path_factory) -> Iterator[tuple[psycopg.Connection, date]]:
+    """The warehouse of these tests, built once (they only read it): a connection with
+    search_path analytics, and today."""
+    tmp_path = tmp_path_factory.mktemp("spec")
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    build_landing(tmp_path / "landing", midnight)
-    load_paths(connection, [tmp_path / "landing"])
-    dbt("build", as_of=(midnight + timedelta(hours=4)).isoformat())
-    connection.execute("set timezone to 'UTC'")
-    connection.execute("set search_path to analytics")
-    return midnight.date()
+    with database_for_module(server, tmp_path) as connection:
+        build_landing(tmp_path / "landing", midnight)
+        load_paths(connection, [tmp_path / "landing"])
+        as_of = (midnight + timedelta(hours=4)).isoformat()
+        run_dbt(["build", "--vars", f"{{as_of: '{as_of}'}}"])
+        connection.execute("set timezone to 'UTC'")
+        connection.execute("set search_path to analytics")
+        yield connection, midnight.date()
+
+
+@pytest.fixture
+def connection(built) -> psycopg.Connection:
+    return built[0]
+
+
+@pytest.fixture
+def warehouse(built) -> date:
+    return built[1]
 
 
 def test_3_1_organization_cost_dashboard(connection, warehouse):
