@@ -1,8 +1,6 @@
 """Database health as a Dagster asset, every 15 minutes: one snapshot in the monitoring tables
 (warehouse/health.py) and its alerts, published like every other alert (docs/operations.md)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.resources import AlertingResource, HealthResource, WarehouseResource
