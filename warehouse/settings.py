@@ -254,6 +254,7 @@ def archive_path(uri: str) -> Path:
 DEFAULT_SLOW_QUERY_MS = 500
 DEFAULT_CACHE_HIT_MIN_PERCENT = 80
 DEFAULT_CONNECTIONS_MAX_PERCENT = 80
+DEFAULT_DISK_MAX_PERCENT = 80
 DEFAULT_TABLE_GROWTH_FACTOR = 2.0
 DEFAULT_TABLE_GROWTH_MIN_MB = 100
 DEFAULT_MARTS_MAX_LAG_MINUTES = 5
@@ -280,13 +281,15 @@ class HealthThresholds:
     slow_query_ms: int = DEFAULT_SLOW_QUERY_MS
     cache_hit_min_percent: float = DEFAULT_CACHE_HIT_MIN_PERCENT
     connections_max_percent: float = DEFAULT_CONNECTIONS_MAX_PERCENT
+    disk_max_percent: float = DEFAULT_DISK_MAX_PERCENT
     table_growth_factor: float = DEFAULT_TABLE_GROWTH_FACTOR
     table_growth_min_mb: int = DEFAULT_TABLE_GROWTH_MIN_MB
 
 
 def health_thresholds() -> HealthThresholds:
     """``WAREHOUSE_SLOW_QUERY_MS`` (default 500), ``WAREHOUSE_CACHE_HIT_MIN_PERCENT`` (80),
-    ``WAREHOUSE_CONNECTIONS_MAX_PERCENT`` (80), ``WAREHOUSE_TABLE_GROWTH_FACTOR`` (2: a table
+    ``WAREHOUSE_CONNECTIONS_MAX_PERCENT`` (80), ``WAREHOUSE_DISK_MAX_PERCENT`` (80: of the
+    embedded server's filesystem), ``WAREHOUSE_TABLE_GROWTH_FACTOR`` (2: a table
     that more than doubled since the previous snapshot) and ``WAREHOUSE_TABLE_GROWTH_MIN_MB``
     (100: smaller tables never alert on growth)."""
     return HealthThresholds(
@@ -297,6 +300,7 @@ def health_thresholds() -> HealthThresholds:
         connections_max_percent=_number(
             "WAREHOUSE_CONNECTIONS_MAX_PERCENT", DEFAULT_CONNECTIONS_MAX_PERCENT
         ),
+        disk_max_percent=_number("WAREHOUSE_DISK_MAX_PERCENT", DEFAULT_DISK_MAX_PERCENT),
         table_growth_factor=_number(
             "WAREHOUSE_TABLE_GROWTH_FACTOR", DEFAULT_TABLE_GROWTH_FACTOR, minimum=1
         ),

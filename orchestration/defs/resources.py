@@ -118,6 +118,11 @@ class HealthResource(dg.ConfigurableResource):
         default=settings.DEFAULT_CONNECTIONS_MAX_PERCENT,
         description="WAREHOUSE_CONNECTIONS_MAX_PERCENT: alert over this share of max_connections.",
     )
+    disk_max_percent: int = Field(
+        default=settings.DEFAULT_DISK_MAX_PERCENT,
+        description="WAREHOUSE_DISK_MAX_PERCENT: alert when the embedded server's filesystem "
+        "is fuller than this.",
+    )
     # A string: Dagster reads no float from an environment variable.
     table_growth_factor: str = Field(
         default=str(settings.DEFAULT_TABLE_GROWTH_FACTOR),
@@ -135,6 +140,7 @@ class HealthResource(dg.ConfigurableResource):
             slow_query_ms=self.slow_query_ms,
             cache_hit_min_percent=self.cache_hit_min_percent,
             connections_max_percent=self.connections_max_percent,
+            disk_max_percent=self.disk_max_percent,
             table_growth_factor=settings.growth_factor(self.table_growth_factor),
             table_growth_min_mb=self.table_growth_min_mb,
         )
@@ -188,6 +194,7 @@ def health_resource() -> HealthResource:
         connections_max_percent=env_or(
             "WAREHOUSE_CONNECTIONS_MAX_PERCENT", settings.DEFAULT_CONNECTIONS_MAX_PERCENT
         ),
+        disk_max_percent=env_or("WAREHOUSE_DISK_MAX_PERCENT", settings.DEFAULT_DISK_MAX_PERCENT),
         table_growth_factor=env_or(
             "WAREHOUSE_TABLE_GROWTH_FACTOR", str(settings.DEFAULT_TABLE_GROWTH_FACTOR)
         ),

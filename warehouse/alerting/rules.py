@@ -178,7 +178,9 @@ select
     connections,
     max_connections,
     connection_percentage,
-    cache_hit_percentage
+    cache_hit_percentage,
+    disk_total_bytes,
+    disk_free_bytes
 from monitoring.health_snapshots
 order by snapshot_id desc
 limit 1
@@ -210,8 +212,9 @@ def database_health_alerts(
     connection: psycopg.Connection, thresholds: HealthThresholds
 ) -> list[Alert]:
     """Alerts over the newest snapshot of ``monitoring.health_snapshots`` (warehouse/health.py):
-    cache hit ratio under its minimum, connections over their share of max_connections,
-    queries running over the slow threshold, tables that grew over the growth factor."""
+    cache hit ratio under its minimum, connections over their share of max_connections, the
+    data directory's filesystem fuller than its maximum (embedded server only), queries running
+    over the slow threshold, tables that grew over the growth factor."""
     with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
         snapshot = cursor.execute(LATEST_HEALTH_SNAPSHOT).fetchone()
         if snapshot is None:
@@ -259,6 +262,25 @@ def database_health_alerts(
                     "connections": snapshot["connections"],
                     "max_connections": snapshot["max_connections"],
                     "connection_percentage": float(used),
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    total, free = snapshot["disk_total_bytes"], snapshot["disk_free_bytes"]
+    disk_used = round(100 * (total - free) / total, 2) if total else None
+    if disk_used is not None and disk_used > thresholds.disk_max_percent:
+        alerts.append(
+            Alert(
+                "disk_usage_high",
+                "warning",
+                "data directory filesystem",
+                day,
+                f"the data directory's filesystem is {disk_used}% full ({free} bytes free), over "
+                f"{thresholds.disk_max_percent:g}%",
+                {
+                    "disk_total_bytes": total,
+                    "disk_free_bytes": free,
+                    "disk_used_percentage": disk_used,
                     "snapshot_id": snapshot_id,
                 },
             )
