@@ -239,6 +239,33 @@ def test_a_query_running_over_the_slow_threshold_is_recorded_and_alerts(
     assert health_alerts(connection) == [("slow_query", "warning", subject, today)]
 
 
+def test_the_health_command_records_a_snapshot_and_prints_its_alerts(
+    connection, database, monkeypatch, capsys
+):
+    """`warehouse health` (no Dagster): the same snapshot and rules, settings read by
+    warehouse/settings.py; a bad setting is an error naming the variable."""
+    from warehouse.cli import main
+
+    monkeypatch.setenv("WAREHOUSE_CACHE_HIT_MIN_PERCENT", "101")
+    assert main(["health"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    (relations,) = connection.execute("select count(*) from monitoring.health_relations").fetchone()
+    (hit,) = connection.execute(
+        "select cache_hit_percentage from monitoring.health_snapshots"
+    ).fetchone()
+    assert printed == [
+        f"health snapshot 1: {relations} relations, 0 slow queries (monitoring.health_snapshots)",
+        f"alert cache_hit_ratio_low [warning] buffer cache hit ratio is {hit}%, under 101%",
+    ]
+    assert [row[0] for row in health_alerts(connection)] == ["cache_hit_ratio_low"]
+
+    monkeypatch.setenv("WAREHOUSE_TABLE_GROWTH_FACTOR", "twice")
+    assert main(["health"]) == 1
+    assert capsys.readouterr().err == (
+        "error: WAREHOUSE_TABLE_GROWTH_FACTOR must be a number of at least 1, not 'twice'\n"
+    )
+
+
 def test_the_health_job_runs_every_15_minutes_in_utc(defs):
     schedule = defs.resolve_schedule_def("database_health_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
