@@ -195,6 +195,19 @@ limit %(kept)s
 
 
 @dataclass(frozen=True)
+class HealthThresholds:
+    """When database health raises an alert (read from the environment by
+    ``warehouse.settings.health_thresholds``; in Dagster, the resource ``health``)."""
+
+    slow_query_ms: int
+    cache_hit_min_percent: float
+    connections_max_percent: float
+    disk_max_percent: float
+    table_growth_factor: float
+    table_growth_min_mb: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     snapshot_id: int
     relations: int

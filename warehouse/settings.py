@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
+from warehouse.health import HealthThresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_USER = "postgres"
@@ -272,18 +273,6 @@ def _parsed_number(name: str, value: str, *, minimum: float = 0) -> float:
     if not number >= minimum:
         raise ValueError(f"{name} must be a number of at least {minimum:g}, not {value!r}")
     return number
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    """When database health raises an alert (each an environment variable, read here)."""
-
-    slow_query_ms: int = DEFAULT_SLOW_QUERY_MS
-    cache_hit_min_percent: float = DEFAULT_CACHE_HIT_MIN_PERCENT
-    connections_max_percent: float = DEFAULT_CONNECTIONS_MAX_PERCENT
-    disk_max_percent: float = DEFAULT_DISK_MAX_PERCENT
-    table_growth_factor: float = DEFAULT_TABLE_GROWTH_FACTOR
-    table_growth_min_mb: int = DEFAULT_TABLE_GROWTH_MIN_MB
 
 
 def health_thresholds() -> HealthThresholds:

@@ -24,6 +24,7 @@ from orchestration.defs.project import DBT_PROJECT, dbt_executable
 from warehouse import postgres, settings
 from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
 from warehouse.dbt import dbt_environment, environment
+from warehouse.health import HealthThresholds
 
 Default = TypeVar("Default", str, int)
 
@@ -135,8 +136,8 @@ class HealthResource(dg.ConfigurableResource):
     )
 
     @property
-    def thresholds(self) -> settings.HealthThresholds:
-        return settings.HealthThresholds(
+    def thresholds(self) -> HealthThresholds:
+        return HealthThresholds(
             slow_query_ms=self.slow_query_ms,
             cache_hit_min_percent=self.cache_hit_min_percent,
             connections_max_percent=self.connections_max_percent,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 if TYPE_CHECKING:
-    from warehouse.settings import HealthThresholds
+    from warehouse.health import HealthThresholds
 
 SEVERITIES = ("info", "warning", "critical")
 PRICING_MAX_AGE = timedelta(hours=24)
