@@ -365,3 +365,46 @@ def test_the_raw_batch_sensor_skips_while_a_build_is_starting_or_running(
         instance.delete_run(run.run_id)
     (request,) = evaluate_raw_sensor(defs, instance).run_requests
     assert request.run_key.startswith("raw-batch-")
+
+
+def test_rows_the_platform_inserts_reach_the_marts_through_the_requested_build(
+    defs, connection, instance, tmp_path
+):
+    """End to end: reference data loaded from files, then a completed task inserted straight
+    into raw; the sensor's run (the daily build's selection) puts it in the marts and takes a
+    horizon, after which the sensor has nothing to do."""
+    from tests.test_dagster import reference_data, task_row
+    from warehouse.ingest.loader import load_paths
+
+    reference_data(tmp_path / "landing")
+    assert {result.status for result in load_paths(connection, [tmp_path / "landing"])} == {
+        "loaded"
+    }
+    (batch_id,) = connection.execute(
+        "insert into raw.load_batches (table_name, source_file, file_format, file_checksum, "
+        "file_bytes, status, started_at) values ('task_executions', 'platform', 'insert', "
+        "'platform-1', 0, 'loaded', now()) returning batch_id"
+    ).fetchone()
+    row = task_row("7", datetime(2026, 3, 1, 10, tzinfo=UTC), "completed")
+    connection.execute(
+        "insert into raw.task_executions (id, task_id, user_id, organization_id, task_type, "
+        "provider, start_time, end_time, tokens_used, cost_usd, status, updated_at, _batch_id, "
+        "_source_file, _source_line) values (%(id)s, %(task_id)s, %(user_id)s, "
+        "%(organization_id)s, %(task_type)s, %(provider)s, %(start_time)s, %(end_time)s, "
+        "%(tokens_used)s, %(cost_usd)s, %(status)s, %(updated_at)s, %(batch_id)s, 'platform', 1)",
+        {**row, "batch_id": batch_id},
+    )
+
+    (request,) = evaluate_raw_sensor(defs, instance).run_requests
+    assert request.run_key == f"raw-batch-{batch_id}"
+    run = defs.resolve_job_def("daily_build").execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
+    assert run.success
+    assert connection.execute(
+        "select task_id, status from analytics.task_executions"
+    ).fetchall() == [("7", "completed")]
+    tick = evaluate_raw_sensor(defs, instance)
+    assert tick.skip_message == (
+        f"no load batch newer than the last build's horizon (batch {batch_id})"
+    )
