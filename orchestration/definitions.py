@@ -6,6 +6,11 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.dbt_assets import dbt_warehouse, raw_source_freshness
+from orchestration.defs.health import (
+    database_health,
+    database_health_job,
+    database_health_schedule,
+)
 from orchestration.defs.ingest_assets import load_landing_files
 from orchestration.defs.jobs import daily_build_job, hourly_status_job, load_and_build_job
 from orchestration.defs.resources import resources
@@ -19,13 +24,30 @@ from orchestration.defs.sensors import (
     data_quality_alert_sensor,
     job_failure_alert_sensor,
     landing_files_sensor,
+    raw_batches_sensor,
 )
 
 defs = dg.Definitions(
-    assets=[load_landing_files, dbt_warehouse],
+    assets=[load_landing_files, dbt_warehouse, database_health],
     asset_checks=[raw_source_freshness],
-    jobs=[load_and_build_job, daily_build_job, hourly_status_job, retention_job],
-    schedules=[daily_build_schedule, hourly_status_schedule, retention_schedule],
-    sensors=[landing_files_sensor, data_quality_alert_sensor, job_failure_alert_sensor],
+    jobs=[
+        load_and_build_job,
+        daily_build_job,
+        hourly_status_job,
+        retention_job,
+        database_health_job,
+    ],
+    schedules=[
+        daily_build_schedule,
+        hourly_status_schedule,
+        retention_schedule,
+        database_health_schedule,
+    ],
+    sensors=[
+        landing_files_sensor,
+        raw_batches_sensor,
+        data_quality_alert_sensor,
+        job_failure_alert_sensor,
+    ],
     resources=resources(),
 )

@@ -339,6 +339,43 @@ def _cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(_: argparse.Namespace) -> int:
+    from warehouse.alerting.publish import publish
+    from warehouse.alerting.rules import database_health_alerts
+    from warehouse.health import take_snapshot
+
+    try:
+        thresholds = settings.health_thresholds()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    delivery = settings.alert_delivery()
+    data_dir = settings.embedded_pgdata() if settings.uses_embedded_server() else None
+    postgres.up()
+    with postgres.connect(autocommit=True) as connection:
+        apply_migrations(connection)
+        snapshot = take_snapshot(
+            connection, slow_query_ms=thresholds.slow_query_ms, data_dir=data_dir
+        )
+        alerts = database_health_alerts(connection, thresholds)
+        publish(
+            connection,
+            alerts,
+            log=logger,
+            webhook_url=delivery.webhook_url,
+            min_severity=delivery.min_severity,
+        )
+    print(
+        f"health snapshot {snapshot.snapshot_id}: {_plural(snapshot.relations, 'relation')}, "
+        f"{snapshot.slow_queries:,} slow queries (monitoring.health_snapshots)"
+    )
+    for note in snapshot.notes:
+        print(note)
+    for alert in alerts:
+        print(f"alert {alert.rule} [{alert.severity}] {alert.message}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warehouse", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -416,6 +453,17 @@ def build_parser() -> argparse.ArgumentParser:
     retention_restore.add_argument("--org", required=True, help="the organization's UUID")
     retention_restore.add_argument("--month", required=True, help="the month, YYYY-MM (UTC)")
     retention.set_defaults(handler=_cmd_retention)
+
+    health = commands.add_parser(
+        "health",
+        help="record a database health snapshot and raise its alerts",
+        description="Database health (docs/operations.md): sizes and growth, unused indexes, "
+        "dead tuples, connections, cache hit ratio, slow queries, disk; alerts per the "
+        "WAREHOUSE_SLOW_QUERY_MS, WAREHOUSE_CACHE_HIT_MIN_PERCENT, "
+        "WAREHOUSE_CONNECTIONS_MAX_PERCENT, WAREHOUSE_DISK_MAX_PERCENT, "
+        "WAREHOUSE_TABLE_GROWTH_FACTOR and WAREHOUSE_TABLE_GROWTH_MIN_MB settings.",
+    )
+    health.set_defaults(handler=_cmd_health)
 
     demo = commands.add_parser("demo", help="generate, load and build a demo warehouse")
     demo.add_argument("--orgs", type=int, default=5)

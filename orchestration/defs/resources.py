@@ -24,6 +24,7 @@ from orchestration.defs.project import DBT_PROJECT, dbt_executable
 from warehouse import postgres, settings
 from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
 from warehouse.dbt import dbt_environment, environment
+from warehouse.health import HealthThresholds
 
 Default = TypeVar("Default", str, int)
 
@@ -103,6 +104,59 @@ class RetentionResource(dg.ConfigurableResource):
         )
 
 
+class HealthResource(dg.ConfigurableResource):
+    """When database health raises an alert (docs/operations.md)."""
+
+    slow_query_ms: int = Field(
+        default=settings.DEFAULT_SLOW_QUERY_MS,
+        description="WAREHOUSE_SLOW_QUERY_MS: a query running longer is recorded and alerts.",
+    )
+    cache_hit_min_percent: int = Field(
+        default=settings.DEFAULT_CACHE_HIT_MIN_PERCENT,
+        description="WAREHOUSE_CACHE_HIT_MIN_PERCENT: alert under this buffer cache hit ratio.",
+    )
+    connections_max_percent: int = Field(
+        default=settings.DEFAULT_CONNECTIONS_MAX_PERCENT,
+        description="WAREHOUSE_CONNECTIONS_MAX_PERCENT: alert over this share of max_connections.",
+    )
+    disk_max_percent: int = Field(
+        default=settings.DEFAULT_DISK_MAX_PERCENT,
+        description="WAREHOUSE_DISK_MAX_PERCENT: alert when the embedded server's filesystem "
+        "is fuller than this.",
+    )
+    # A string: Dagster reads no float from an environment variable.
+    table_growth_factor: str = Field(
+        default=str(settings.DEFAULT_TABLE_GROWTH_FACTOR),
+        description="WAREHOUSE_TABLE_GROWTH_FACTOR: alert when a table grew more than this "
+        "many times since the previous snapshot...",
+    )
+    table_growth_min_mb: int = Field(
+        default=settings.DEFAULT_TABLE_GROWTH_MIN_MB,
+        description="WAREHOUSE_TABLE_GROWTH_MIN_MB: ...and is at least this large.",
+    )
+
+    @property
+    def thresholds(self) -> HealthThresholds:
+        return HealthThresholds(
+            slow_query_ms=self.slow_query_ms,
+            cache_hit_min_percent=self.cache_hit_min_percent,
+            connections_max_percent=self.connections_max_percent,
+            disk_max_percent=self.disk_max_percent,
+            table_growth_factor=settings.growth_factor(self.table_growth_factor),
+            table_growth_min_mb=self.table_growth_min_mb,
+        )
+
+
+class MartsRefreshResource(dg.ConfigurableResource):
+    """How far the marts may lag raw (the near-real-time sensor, docs/operations.md)."""
+
+    max_lag_minutes: int = Field(
+        default=settings.DEFAULT_MARTS_MAX_LAG_MINUTES,
+        description="WAREHOUSE_MARTS_MAX_LAG_MINUTES: a build starts for new raw batches once "
+        "the last build started at least this many minutes ago.",
+    )
+
+
 def env_or(name: str, default: Default) -> Default | dg.EnvVar:
     """``dg.EnvVar(name)`` when the variable is set where the code location loads, else
     ``default`` (an unset ``dg.EnvVar`` is an error, and these settings have defaults)."""
@@ -132,6 +186,33 @@ def retention_resource() -> RetentionResource:
     )
 
 
+def health_resource() -> HealthResource:
+    return HealthResource(
+        slow_query_ms=env_or("WAREHOUSE_SLOW_QUERY_MS", settings.DEFAULT_SLOW_QUERY_MS),
+        cache_hit_min_percent=env_or(
+            "WAREHOUSE_CACHE_HIT_MIN_PERCENT", settings.DEFAULT_CACHE_HIT_MIN_PERCENT
+        ),
+        connections_max_percent=env_or(
+            "WAREHOUSE_CONNECTIONS_MAX_PERCENT", settings.DEFAULT_CONNECTIONS_MAX_PERCENT
+        ),
+        disk_max_percent=env_or("WAREHOUSE_DISK_MAX_PERCENT", settings.DEFAULT_DISK_MAX_PERCENT),
+        table_growth_factor=env_or(
+            "WAREHOUSE_TABLE_GROWTH_FACTOR", str(settings.DEFAULT_TABLE_GROWTH_FACTOR)
+        ),
+        table_growth_min_mb=env_or(
+            "WAREHOUSE_TABLE_GROWTH_MIN_MB", settings.DEFAULT_TABLE_GROWTH_MIN_MB
+        ),
+    )
+
+
+def marts_refresh_resource() -> MartsRefreshResource:
+    return MartsRefreshResource(
+        max_lag_minutes=env_or(
+            "WAREHOUSE_MARTS_MAX_LAG_MINUTES", settings.DEFAULT_MARTS_MAX_LAG_MINUTES
+        ),
+    )
+
+
 def resources() -> dict[str, Any]:
     return {
         "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
@@ -139,4 +220,6 @@ def resources() -> dict[str, Any]:
         "landing_dir": landing_directory(),
         "alerting": alerting_resource(),
         "retention": retention_resource(),
+        "health": health_resource(),
+        "marts_refresh": marts_refresh_resource(),
     }

@@ -1,20 +1,28 @@
-"""Sensors: new landing files trigger load-and-build; data-quality and run-failure alerts."""
+"""Sensors: new landing files trigger load-and-build; new raw batches trigger the incremental
+build (near-real-time marts); data-quality and run-failure alerts."""
 
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import psycopg
 
 from orchestration.defs.ingest_assets import LOAD_ASSETS_NAME
-from orchestration.defs.jobs import load_and_build_job
-from orchestration.defs.resources import AlertingResource, LandingDirectory, WarehouseResource
+from orchestration.defs.jobs import BUILD_TAGS, daily_build_job, load_and_build_job
+from orchestration.defs.resources import (
+    AlertingResource,
+    LandingDirectory,
+    MartsRefreshResource,
+    WarehouseResource,
+)
 from warehouse import postgres
 from warehouse.alerting.publish import publish
 from warehouse.alerting.rules import current_alerts, job_failure_alert
 from warehouse.ingest import unrecognized
 from warehouse.ingest.loader import Discovery, UnrecognizedFile, discover, file_signature
+from warehouse.marts_lag import marts_lag
 
 
 def report_unrecognized(
@@ -78,6 +86,75 @@ def landing_files_sensor(
             )
         ],
         cursor=json.dumps(current, sort_keys=True),
+    )
+
+
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def build_in_progress(instance: dg.DagsterInstance) -> str | None:
+    """A note naming a queued or running dbt build (any run carrying the build tag: the
+    daily build, the hourly refresh, a load-and-build, retention), or None."""
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=IN_PROGRESS, tags=BUILD_TAGS), limit=1
+    )
+    if not records:
+        return None
+    run = records[0].dagster_run
+    return f"{run.job_name} run {run.run_id} is {run.status.value.lower()}"
+
+
+@dg.sensor(
+    job=daily_build_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Near-real-time marts: when raw holds load batches newer than the last "
+    "build's batch horizon (rows the platform inserted, or loaded files) and that build "
+    "started at least WAREHOUSE_MARTS_MAX_LAG_MINUTES ago, start the incremental build; "
+    "never while a build is queued or running.",
+)
+def raw_batches_sensor(
+    context: dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    marts_refresh: MartsRefreshResource,
+) -> dg.SensorResult:
+    running = build_in_progress(context.instance)
+    if running:
+        return dg.SensorResult(skip_reason=f"a build is in progress: {running}")
+    with warehouse.connect() as connection:
+        try:
+            lag = marts_lag(connection)
+        except psycopg.errors.UndefinedTable as error:
+            return dg.SensorResult(
+                skip_reason=f"raw is not migrated yet ({str(error).splitlines()[0]}): run "
+                "`warehouse db up` or a load"
+            )
+    if not lag.has_new_batches:
+        return dg.SensorResult(
+            skip_reason=f"no load batch newer than the last build's horizon "
+            f"(batch {lag.horizon_batch_id or 0})"
+        )
+    max_lag = timedelta(minutes=marts_refresh.max_lag_minutes)
+    now = datetime.now(UTC)
+    if lag.build_started_at is not None and now - lag.build_started_at < max_lag:
+        return dg.SensorResult(
+            skip_reason=f"batch {lag.newest_batch_id} waits: the last build started at "
+            f"{lag.build_started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, under "
+            f"{marts_refresh.max_lag_minutes} minutes ago"
+        )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"raw-batch-{lag.newest_batch_id}",
+                tags={"warehouse/raw_batch": str(lag.newest_batch_id)},
+            )
+        ]
     )
 
 

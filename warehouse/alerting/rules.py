@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+if TYPE_CHECKING:
+    from warehouse.health import HealthThresholds
 
 SEVERITIES = ("info", "warning", "critical")
 PRICING_MAX_AGE = timedelta(hours=24)
@@ -165,6 +168,161 @@ def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: s
         f"job {job_name} failed (run {run_id})" + (f": {error}" if error else ""),
         {"run_id": run_id},
     )
+
+
+LATEST_HEALTH_SNAPSHOT = """
+select
+    snapshot_id,
+    taken_at,
+    database_name,
+    connections,
+    max_connections,
+    connection_percentage,
+    cache_hit_percentage,
+    disk_total_bytes,
+    disk_free_bytes
+from monitoring.health_snapshots
+order by snapshot_id desc
+limit 1
+"""
+
+SLOW_RUNNING_QUERIES = """
+select pid, query_started_at, running_ms
+from monitoring.health_queries
+where snapshot_id = %s and query_source = 'pg_stat_activity'
+order by pid
+"""
+
+GROWN_TABLES = """
+select schema_name, relation_name, previous_total_bytes, total_bytes
+from monitoring.health_relations
+where
+    snapshot_id = %(snapshot_id)s
+    and relation_kind = 'table'
+    and previous_total_bytes > 0
+    and total_bytes > previous_total_bytes * %(factor)s
+    and total_bytes >= %(min_bytes)s
+order by schema_name, relation_name
+"""
+
+MEGABYTE = 1024 * 1024
+
+
+def database_health_alerts(
+    connection: psycopg.Connection, thresholds: HealthThresholds
+) -> list[Alert]:
+    """Alerts over the newest snapshot of ``monitoring.health_snapshots`` (warehouse/health.py):
+    cache hit ratio under its minimum, connections over their share of max_connections, the
+    data directory's filesystem fuller than its maximum (embedded server only), queries running
+    over the slow threshold, tables that grew over the growth factor."""
+    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        snapshot = cursor.execute(LATEST_HEALTH_SNAPSHOT).fetchone()
+        if snapshot is None:
+            return []
+        snapshot_id = snapshot["snapshot_id"]
+        slow = cursor.execute(SLOW_RUNNING_QUERIES, (snapshot_id,)).fetchall()
+        grown = cursor.execute(
+            GROWN_TABLES,
+            {
+                "snapshot_id": snapshot_id,
+                "factor": thresholds.table_growth_factor,
+                "min_bytes": thresholds.table_growth_min_mb * MEGABYTE,
+            },
+        ).fetchall()
+    day = snapshot["taken_at"].astimezone(UTC).date()
+    database = f"database {snapshot['database_name']}"
+    alerts: list[Alert] = []
+    hit = snapshot["cache_hit_percentage"]
+    if hit is not None and hit < thresholds.cache_hit_min_percent:
+        alerts.append(
+            Alert(
+                "cache_hit_ratio_low",
+                "warning",
+                database,
+                day,
+                f"buffer cache hit ratio is {hit}%, under {thresholds.cache_hit_min_percent:g}%",
+                {
+                    "cache_hit_percentage": float(hit),
+                    "minimum_percentage": thresholds.cache_hit_min_percent,
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    used = snapshot["connection_percentage"]
+    if used > thresholds.connections_max_percent:
+        alerts.append(
+            Alert(
+                "connections_high",
+                "warning",
+                database,
+                day,
+                f"{snapshot['connections']} of {snapshot['max_connections']} connections in use "
+                f"({used}%), over {thresholds.connections_max_percent:g}%",
+                {
+                    "connections": snapshot["connections"],
+                    "max_connections": snapshot["max_connections"],
+                    "connection_percentage": float(used),
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    total, free = snapshot["disk_total_bytes"], snapshot["disk_free_bytes"]
+    disk_used = round(100 * (total - free) / total, 2) if total else None
+    if disk_used is not None and disk_used > thresholds.disk_max_percent:
+        alerts.append(
+            Alert(
+                "disk_usage_high",
+                "warning",
+                "data directory filesystem",
+                day,
+                f"the data directory's filesystem is {disk_used}% full ({free} bytes free), over "
+                f"{thresholds.disk_max_percent:g}%",
+                {
+                    "disk_total_bytes": total,
+                    "disk_free_bytes": free,
+                    "disk_used_percentage": disk_used,
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    for query in slow:
+        started = query["query_started_at"].astimezone(UTC)
+        alerts.append(
+            Alert(
+                "slow_query",
+                "warning",
+                f"backend {query['pid']} since {started.isoformat()}",
+                day,
+                f"a query of backend {query['pid']} has run for {query['running_ms']} ms, over "
+                f"{thresholds.slow_query_ms} ms (monitoring.health_queries, snapshot "
+                f"{snapshot_id})",
+                {
+                    "pid": query["pid"],
+                    "running_ms": float(query["running_ms"]),
+                    "slow_query_ms": thresholds.slow_query_ms,
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    for table in grown:
+        name = f"{table['schema_name']}.{table['relation_name']}"
+        alerts.append(
+            Alert(
+                "table_growth",
+                "warning",
+                name,
+                day,
+                f"{name} grew from {table['previous_total_bytes']} to {table['total_bytes']} "
+                f"bytes since the previous snapshot, over {thresholds.table_growth_factor:g}x",
+                {
+                    "previous_total_bytes": table["previous_total_bytes"],
+                    "total_bytes": table["total_bytes"],
+                    "growth_factor": thresholds.table_growth_factor,
+                    "snapshot_id": snapshot_id,
+                },
+            )
+        )
+    return alerts
 
 
 def current_alerts(connection: psycopg.Connection) -> tuple[list[Alert], list[str]]:
