@@ -121,3 +121,19 @@ def dbt(database: settings.ConnectionSettings):
         return run_dbt([*args, "--vars", f"{{as_of: '{as_of}'}}"], check=check)
 
     return invoke
+
+
+# The longest tests (a minute or more each: many dbt builds) start first, so that the pytest
+# processes finish together instead of one waiting on another's last long test.
+LONGEST_FIRST = (
+    "tests/test_incremental.py::test_incremental_builds_equal_a_full_rebuild",
+    "tests/test_bench.py::test_quick_bench_generates_exact_counts_and_writes_every_section",
+    "tests/test_dagster.py::test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks",
+    "tests/test_retention.py::test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh",
+    "tests/test_faults.py::test_a_build_killed_mid_run_and_run_again_equals_an_uninterrupted_build",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {node_id: position for position, node_id in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))

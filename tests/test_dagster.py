@@ -304,6 +304,9 @@ HOURLY_ASSETS = {
     dg.AssetKey(["monitoring", "reconciliation_daily"]),
     dg.AssetKey(["support", "support_organization_daily"]),
     dg.AssetKey(["support", "support_provider_daily"]),
+    dg.AssetKey(["analytics", "live_task_executions"]),
+    dg.AssetKey(["analytics", "live_savings_today"]),
+    dg.AssetKey(["analytics", "live_last_five_minutes"]),
 }
 
 

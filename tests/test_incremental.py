@@ -4,7 +4,8 @@ A chaos dataset (late completions, out-of-order and duplicate versions, invalid 
 quarantine cases) is delivered one day at a time with a build after each delivery; then a
 retroactive price correction and a new past price arrive, and a file is delivered twice. Every
 row of every mart must then equal a full build of a fresh database that loaded the same files.
-Finally, raw rows purged by retention leave the rollups untouched, even with --full-refresh.
+That rows purged by retention leave the rollups untouched, even with --full-refresh, is
+tests/test_retention.py's (with a real retention run).
 """
 
 from __future__ import annotations
@@ -199,37 +200,6 @@ def test_incremental_builds_equal_a_full_rebuild(connection, dbt, tmp_path, othe
 def _connect_kwargs() -> dict[str, object]:
     conn = settings.connection()
     return {"host": conn.host, "port": conn.port, "user": conn.user, "dbname": conn.database}
-
-
-def test_rollups_keep_periods_whose_raw_rows_were_purged(connection, dbt, tmp_path):
-    landing = tmp_path / "landing"
-    generate(landing, GeneratorConfig(orgs=2, days=3, seed=4, end_date=END))
-    load_paths(connection, [landing])
-    dbt("build", as_of=as_of(END))
-    first_day = END - timedelta(days=2)
-    query = (  # every period (day, week, month) holding the first day
-        "select organization_id, aggregation_period, metric_date, total_tasks, total_cost_usd, "
-        "total_savings_usd, active_developers, provider_usage "
-        "from analytics.organization_analytics "
-        "where metric_date <= %(day)s and period_end > %(day)s order by 1, 2, 3"
-    )
-    before = connection.execute(query, {"day": first_day}).fetchall()
-    assert {row[1] for row in before} == {"daily", "weekly", "monthly"}
-
-    connection.execute(  # retention purges the first day's raw task rows
-        "delete from raw.task_executions where start_time < %s",
-        (datetime.combine(first_day + timedelta(days=1), time(), tzinfo=UTC),),
-    )
-    dbt("build", as_of=as_of(END))
-    after_incremental = connection.execute(query, {"day": first_day}).fetchall()
-    dbt("build", "--full-refresh", as_of=as_of(END))
-    after_full_refresh = connection.execute(query, {"day": first_day}).fetchall()
-
-    assert after_incremental == before
-    assert after_full_refresh == before
-    assert connection.execute(
-        "select count(*) from analytics.task_executions where start_date = %s", (first_day,)
-    ).fetchone() == (0,)  # the task rows did go with the raw rows
 
 
 @pytest.fixture(autouse=True)
