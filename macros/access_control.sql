@@ -41,7 +41,7 @@
         {%- set policies = {
             'rows_of_visible_tasks': (
                 ['analytics_org_admin', 'analytics_team_lead', 'analytics_developer'],
-                'task_execution_id in (select visible.id from ' ~ ref('task_executions') ~ ' as visible)'),
+                'task_execution_id in (select visible.id from ' ~ ref('task_executions').include(database=false) ~ ' as visible)'),
         } -%}
     {%- elif kind == 'organization_aggregates' -%}
         {%- set policies = {

@@ -31,10 +31,24 @@ def _admin_connection(server: settings.ConnectionSettings) -> psycopg.Connection
     )
 
 
-def create_database(server: settings.ConnectionSettings) -> str:
+def create_database(server: settings.ConnectionSettings, template: str | None = None) -> str:
+    """A new database, empty or a copy of ``template`` (whose sessions are ended first: a
+    template must have none)."""
     name = f"wh_test_{uuid.uuid4().hex[:12]}"
     with _admin_connection(server) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        if template is None:
+            admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            return name
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = %s and pid <> pg_backend_pid()",
+            (template,),
+        )
+        admin.execute(
+            sql.SQL("create database {} template {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
     return name
 
 
@@ -46,29 +60,44 @@ def drop_database(server: settings.ConnectionSettings, name: str) -> None:
 
 
 @contextmanager
-def database_for_module(
-    server: settings.ConnectionSettings, tmp_path: Path, environment: dict[str, str] | None = None
+def database_environment(
+    server: settings.ConnectionSettings,
+    name: str,
+    tmp_path: Path,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[psycopg.Connection]:
-    """A new database for a module's tests that share one build (each test only reads it), the
-    libpq variables and ``environment`` set meanwhile; an autocommit connection with the raw
-    schema migrated. Dropped afterwards."""
-    name = create_database(server)
+    """The libpq variables naming database ``name`` (and ``environment``) set meanwhile; an
+    autocommit connection to it with the raw schema migrated."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if not settings.uses_embedded_server():
+            monkeypatch.setenv("PGHOST", server.host)
+            monkeypatch.setenv("PGPORT", str(server.port))
+            monkeypatch.setenv("PGUSER", server.user)
+        monkeypatch.setenv("PGDATABASE", name)
+        monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
+        monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+        monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
+        for variable, value in (environment or {}).items():
+            monkeypatch.setenv(variable, value)
+        with postgres.connect(autocommit=True) as connection:
+            apply_migrations(connection)
+            yield connection
+
+
+@contextmanager
+def database_for_module(
+    server: settings.ConnectionSettings,
+    tmp_path: Path,
+    environment: dict[str, str] | None = None,
+    template: str | None = None,
+) -> Iterator[psycopg.Connection]:
+    """A new database (empty, or a copy of ``template``) for tests that share one build, with
+    database_environment() meanwhile. Dropped afterwards."""
+    name = create_database(server, template)
     try:
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            if not settings.uses_embedded_server():
-                monkeypatch.setenv("PGHOST", server.host)
-                monkeypatch.setenv("PGPORT", str(server.port))
-                monkeypatch.setenv("PGUSER", server.user)
-            monkeypatch.setenv("PGDATABASE", name)
-            monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-            monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
-            monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-            monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
-            for variable, value in (environment or {}).items():
-                monkeypatch.setenv(variable, value)
-            with postgres.connect(autocommit=True) as connection:
-                apply_migrations(connection)
-                yield connection
+        with database_environment(server, name, tmp_path, environment) as connection:
+            yield connection
     finally:
         drop_database(server, name)
 
@@ -121,6 +150,19 @@ def dbt(database: settings.ConnectionSettings):
         return run_dbt([*args, "--vars", f"{{as_of: '{as_of}'}}"], check=check)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def people_template(
+    server: settings.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The name of a database holding tests/people.py's warehouse, loaded and built once per
+    pytest process: the privacy tests copy it (``create database ... template``)."""
+    from tests.people import build_people
+
+    tmp_path = tmp_path_factory.mktemp("people")
+    with build_people(server, tmp_path) as name:
+        yield name
 
 
 # The longest tests (a minute or more each: many dbt builds) start first, so that the pytest

@@ -16,10 +16,16 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import database_for_module
+from tests.conftest import (
+    create_database,
+    database_environment,
+    database_for_module,
+    drop_database,
+)
 from warehouse import settings
 from warehouse.dbt import run_dbt
 from warehouse.ingest.loader import load_paths
+from warehouse.privacy.pseudonyms import KEY_VARIABLE
 
 AS_OF = "2026-03-02T00:00:00+00:00"
 ORG_A, ORG_B = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"
@@ -95,15 +101,36 @@ def build(*args: str) -> None:
     run_dbt([*args, "--vars", f"{{as_of: '{AS_OF}'}}"])
 
 
+PSEUDONYM_KEY = "a key for the tests only"
+
+
+@contextmanager
+def build_people(server: settings.ConnectionSettings, tmp_path: Path) -> Iterator[str]:
+    """A database holding the people above, loaded and built (the support schema's pseudonyms
+    under PSEUDONYM_KEY), with no session left, so that it can serve as a template; yields its
+    name (the environment is as before), dropped afterwards."""
+    name = create_database(server)
+    try:
+        with database_environment(
+            server, name, tmp_path, {KEY_VARIABLE: PSEUDONYM_KEY}
+        ) as connection:
+            build_landing(tmp_path / "landing")
+            results = load_paths(connection, [tmp_path / "landing"])
+            assert [result.rows_rejected for result in results] == [0] * 6
+            build("build")
+        yield name
+    finally:
+        drop_database(server, name)
+
+
 @contextmanager
 def built_warehouse(
-    server: settings.ConnectionSettings, tmp_path: Path, environment: dict[str, str]
+    server: settings.ConnectionSettings,
+    tmp_path: Path,
+    template: str,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[psycopg.Connection]:
-    """A new database holding the people above, loaded and built (``environment`` is set
-    meanwhile); dropped afterwards."""
-    with database_for_module(server, tmp_path, environment) as connection:
-        build_landing(tmp_path / "landing")
-        results = load_paths(connection, [tmp_path / "landing"])
-        assert [result.rows_rejected for result in results] == [0] * 6
-        build("build")
+    """A copy of the people's built warehouse (``template``: fixture people_template), with
+    ``environment`` set meanwhile; dropped afterwards."""
+    with database_for_module(server, tmp_path, environment, template=template) as connection:
         yield connection

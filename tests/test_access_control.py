@@ -24,6 +24,7 @@ from tests.people import (
     NAMES,
     ORG_A,
     ORG_B,
+    PSEUDONYM_KEY,
     T1,
     T2,
     TB,
@@ -38,15 +39,13 @@ from warehouse import settings
 from warehouse.ingest.loader import load_paths
 from warehouse.privacy.pseudonyms import KEY_VARIABLE, pseudonym
 
-PSEUDONYM_KEY = "a key for the tests only"
-
 
 @pytest.fixture(scope="module")
-def warehouse(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
-    """The people's warehouse, built once for the module (its tests only read it, but the
-    last, which rebuilds some marts); the pseudonym key set by the setting."""
+def warehouse(server, people_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
+    """A copy of the people's warehouse for the module (its tests only read it, but the last
+    two, which load and rebuild); the pseudonym key set by the setting."""
     with built_warehouse(
-        server, tmp_path_factory.mktemp("access"), {KEY_VARIABLE: PSEUDONYM_KEY}
+        server, tmp_path_factory.mktemp("access"), people_template, {KEY_VARIABLE: PSEUDONYM_KEY}
     ) as connection:
         yield connection
 

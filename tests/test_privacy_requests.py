@@ -48,8 +48,8 @@ SCHEMAS = ("raw", "staging", "analytics", "monitoring", "support")
 
 
 @pytest.fixture
-def warehouse(server, tmp_path):
-    with built_warehouse(server, tmp_path, {}) as connection:
+def warehouse(server, people_template, tmp_path):
+    with built_warehouse(server, tmp_path, people_template) as connection:
         yield connection
 
 
