@@ -59,6 +59,25 @@ def drop_database(server: settings.ConnectionSettings, name: str) -> None:
         )
 
 
+def point_at(
+    monkeypatch: pytest.MonkeyPatch,
+    server: settings.ConnectionSettings,
+    name: str,
+    tmp_path: Path,
+) -> None:
+    """The libpq variables name database ``name``; dbt's target and logs, and the retention
+    archive, go under ``tmp_path``."""
+    if not settings.uses_embedded_server():
+        monkeypatch.setenv("PGHOST", server.host)
+        monkeypatch.setenv("PGPORT", str(server.port))
+        monkeypatch.setenv("PGUSER", server.user)
+    monkeypatch.setenv("PGDATABASE", name)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
+
+
 @contextmanager
 def database_environment(
     server: settings.ConnectionSettings,
@@ -69,15 +88,7 @@ def database_environment(
     """The libpq variables naming database ``name`` (and ``environment``) set meanwhile; an
     autocommit connection to it with the raw schema migrated."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        if not settings.uses_embedded_server():
-            monkeypatch.setenv("PGHOST", server.host)
-            monkeypatch.setenv("PGPORT", str(server.port))
-            monkeypatch.setenv("PGUSER", server.user)
-        monkeypatch.setenv("PGDATABASE", name)
-        monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-        monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
-        monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
+        point_at(monkeypatch, server, name, tmp_path)
         for variable, value in (environment or {}).items():
             monkeypatch.setenv(variable, value)
         with postgres.connect(autocommit=True) as connection:
@@ -108,14 +119,7 @@ def database(
 ) -> Iterator[settings.ConnectionSettings]:
     """A new, empty database for this test; the libpq variables point at it."""
     name = create_database(server)
-    if not settings.uses_embedded_server():
-        monkeypatch.setenv("PGHOST", server.host)
-        monkeypatch.setenv("PGPORT", str(server.port))
-        monkeypatch.setenv("PGUSER", server.user)
-    monkeypatch.setenv("PGDATABASE", name)
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    point_at(monkeypatch, server, name, tmp_path)
     try:
         yield settings.connection()
     finally:

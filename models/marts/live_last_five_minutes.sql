@@ -1,50 +1,14 @@
 {#- The last five minutes per organization and provider: tasks started, completed and failed in
     the window (by start_time, and by end_time for the finished ones), with the cost, baseline
-    and savings of those completed, from the marts and the live_tasks view (no task twice). A
-    security_invoker view: the caller's row-level security applies. -#}
-with live_tasks as (
-    select * from {{ ref('live_task_executions') }}
-),
-
-built as (
-    select built_task.*
-    from {{ ref('task_executions') }} as built_task
-    where
-        (
-            built_task.start_time >= now() - interval '5 minutes'
-            or built_task.end_time >= now() - interval '5 minutes'
-        )
-        and not exists (
-            select from live_tasks
-            where live_tasks.id = built_task.id
-        )
-),
-
-recent as (
-    select
-        organization_id,
-        provider,
-        start_time,
-        end_time,
-        status,
-        cost_usd,
-        baseline_cost_usd,
-        savings_usd
-    from built
-    union all
-    select
-        organization_id,
-        provider,
-        start_time,
-        end_time,
-        status,
-        cost_usd,
-        baseline_cost_usd,
-        savings_usd
-    from live_tasks
-    where
-        start_time >= now() - interval '5 minutes'
-        or end_time >= now() - interval '5 minutes'
+    and savings of those completed, from the marts and the live view (no task twice: macro
+    current_task_executions). A security_invoker view: the caller's row-level security
+    applies. -#}
+with recent as (
+    {{ current_task_executions(
+        ['organization_id', 'provider', 'start_time', 'end_time', 'status', 'cost_usd',
+         'baseline_cost_usd', 'savings_usd'],
+        "start_time >= now() - interval '5 minutes' "
+        ~ "or end_time >= now() - interval '5 minutes'") }}
 ),
 
 final as (

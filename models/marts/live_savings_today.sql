@@ -1,41 +1,12 @@
 {#- The specification's real-time savings counter (its query 3.2): each organization's savings
     so far today (UTC), from the completed tasks that started today, taken from the marts and,
-    for the tasks that changed since the last build, from the live view; no task twice. A
-    security_invoker view: the caller's row-level security applies to both. -#}
-with live_tasks as (
-    select * from {{ ref('live_task_executions') }}
-),
-
-built as (
-    select built_task.*
-    from {{ ref('task_executions') }} as built_task
-    where
-        built_task.start_date = {{ utc_date('now()') }}
-        and not exists (
-            select from live_tasks
-            where live_tasks.id = built_task.id
-        )
-),
-
-today as (
-    select
-        organization_id,
-        status,
-        cost_usd,
-        baseline_cost_usd,
-        savings_usd,
-        false as is_live
-    from built
-    union all
-    select
-        organization_id,
-        status,
-        cost_usd,
-        baseline_cost_usd,
-        savings_usd,
-        true as is_live
-    from live_tasks
-    where start_date = {{ utc_date('now()') }}
+    for the tasks that changed since the last build, from the live view; no task twice
+    (macro current_task_executions). A security_invoker view: the caller's row-level security
+    applies to both. -#}
+with today as (
+    {{ current_task_executions(
+        ['organization_id', 'status', 'cost_usd', 'baseline_cost_usd', 'savings_usd'],
+        'start_date = ' ~ utc_date('now()')) }}
 ),
 
 final as (

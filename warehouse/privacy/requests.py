@@ -30,10 +30,10 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from warehouse import settings
+from warehouse.ingest.loader import file_checksum
 from warehouse.privacy.retention import (
     ArchiveFile,
     archived_files,
-    sha256,
     update_manifest,
     write_parquet,
 )
@@ -338,7 +338,7 @@ def export_subject(
             if path.exists():
                 files[path.name] = {
                     "rows": counts[f"{ARCHIVE}/{table_name}"],
-                    "sha256": sha256(path),
+                    "sha256": file_checksum(path),
                 }
                 progress(f"{ARCHIVE}/{table_name}: {counts[f'{ARCHIVE}/{table_name}']:,} rows")
         summary = {
@@ -373,14 +373,14 @@ def delete_subject(
         parameters = _parameters(scope)
         counts: dict[str, int] = {}
         for table in found:
-            condition = _condition(table, scope)
-            if condition is None:
-                continue
-            if (table.schema, table.name) in STAND_IN_TABLES:
-                replaced = _stand_in_user_id(connection, table, scope.user_ids, dry_run=dry_run)
+            if _names_users_to_count_them(table):
+                replaced = _stand_in(connection, table, scope.user_ids, dry_run=dry_run)
                 if replaced:
                     counts[table.qualified + REPLACED] = replaced
                     progress(f"{table.qualified}: ids replaced by stand-ins in {replaced:,} rows")
+                continue
+            condition = _condition(table, scope)
+            if condition is None:
                 continue
             if dry_run:
                 query = sql.SQL("select count(*) from {} where {}")
@@ -394,13 +394,6 @@ def delete_subject(
             if row[0]:
                 counts[table.qualified] = row[0]
                 progress(f"{table.qualified}: {row[0]:,} row{'' if row[0] == 1 else 's'}")
-        for table in found:
-            if "user_ids" not in table.columns:
-                continue
-            replaced = _replace_user_ids(connection, table, scope.user_ids, dry_run=dry_run)
-            if replaced:
-                counts[table.qualified + REPLACED] = replaced
-                progress(f"{table.qualified}: ids replaced by stand-ins in {replaced:,} rows")
         archived = _delete_archived(scope, archive or settings.archive_dir(), dry_run=dry_run)
         for key, count in archived.items():
             counts[key] = count
@@ -477,7 +470,7 @@ def _delete_archived(scope: _Scope, archive: Path, *, dry_run: bool) -> dict[str
             organization_id=item.organization_id,
             month=item.month,
             rows=kept.num_rows,
-            sha256=sha256(path),
+            sha256=file_checksum(path),
             bytes=path.stat().st_size,
         )
     for run_id, files in changed.items():
@@ -485,12 +478,35 @@ def _delete_archived(scope: _Scope, archive: Path, *, dry_run: bool) -> dict[str
     return counts
 
 
-def _stand_in_user_id(
+def _names_users_to_count_them(table: Table) -> bool:
+    """Tables that name users only so that aggregates count them: the day state's lists of
+    user ids (int_organization_days, which counts distinct users over weeks and months) and
+    STAND_IN_TABLES."""
+    return "user_ids" in table.columns or (table.schema, table.name) in STAND_IN_TABLES
+
+
+def _stand_in(
     connection: psycopg.Connection, table: Table, user_ids: list[UUID], *, dry_run: bool
 ) -> int:
-    """Replace each erased user's ``user_id`` by one new random id (STAND_IN_TABLES)."""
+    """Replace each erased user's id (``user_id``, or in the list ``user_ids``) by one new
+    random id, the same in every row of the table: the counts stay what they were, and nobody
+    is named. Returns the rows changed (or that would be)."""
+    if "user_ids" in table.columns:
+        named = sql.SQL("named.user_ids && %(users)s::uuid[]")
+        replace = sql.SQL(
+            "set user_ids = array("
+            "select coalesce(stand_in.stand_in_id, listed.user_id) "
+            "from unnest(named.user_ids) as listed (user_id) "
+            "left join stand_in on listed.user_id = stand_in.user_id order by 1)"
+        )
+    else:
+        named = sql.SQL("named.user_id = any(%(users)s::uuid[])")
+        replace = sql.SQL(
+            "set user_id = (select stand_in.stand_in_id from stand_in "
+            "where stand_in.user_id = named.user_id)"
+        )
     if dry_run:
-        query = sql.SQL("select count(*) from {table} where user_id = any(%(users)s)")
+        query = sql.SQL("select count(*) from {table} as named where {named}")
     else:
         query = sql.SQL(
             """
@@ -500,50 +516,15 @@ def _stand_in_user_id(
             ),
 
             replaced as (
-                update {table} as named
-                set user_id = stand_in.stand_in_id
-                from stand_in
-                where named.user_id = stand_in.user_id
+                update {table} as named {replace}
+                where {named}
                 returning 1
             )
 
             select count(*) from replaced
             """
         )
-    row = connection.execute(query.format(table=table.identifier), {"users": user_ids}).fetchone()
-    return row[0] if row else 0
-
-
-def _replace_user_ids(
-    connection: psycopg.Connection, table: Table, user_ids: list[UUID], *, dry_run: bool
-) -> int:
-    """An aggregate's day state lists the ids of the day's users, to count distinct users over
-    weeks and months (int_organization_days). Each erased user's id is replaced by one new
-    random id, the same in every row: the counts stay what they were, and nobody is named."""
-    if dry_run:
-        query = sql.SQL("select count(*) from {table} where user_ids && %(users)s::uuid[]")
-    else:
-        query = sql.SQL(
-            """
-            with stand_in as materialized (
-                select erased.id as user_id, gen_random_uuid() as stand_in_id
-                from unnest(%(users)s::uuid[]) as erased (id)
-            ),
-
-            replaced as (
-                update {table} as day_state
-                set user_ids = array(
-                    select coalesce(stand_in.stand_in_id, listed.user_id)
-                    from unnest(day_state.user_ids) as listed (user_id)
-                    left join stand_in on listed.user_id = stand_in.user_id
-                    order by 1
-                )
-                where day_state.user_ids && %(users)s::uuid[]
-                returning 1
-            )
-
-            select count(*) from replaced
-            """
-        )
-    row = connection.execute(query.format(table=table.identifier), {"users": user_ids}).fetchone()
+    row = connection.execute(
+        query.format(table=table.identifier, named=named, replace=replace), {"users": user_ids}
+    ).fetchone()
     return row[0] if row else 0

@@ -23,7 +23,6 @@ starts again. The aggregates (the three rollups and their day state) are never t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from warehouse import settings
+from warehouse.ingest.loader import file_checksum
 from warehouse.privacy.erased import drop_erased_rows
 from warehouse.progress import Progress
 
@@ -283,14 +283,6 @@ def _relative_path(table: str, organization_id: str, month: str, run_id: str) ->
     return f"{table}/organization_id={organization_id}/month={month}/{run_id}.parquet"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_file(
     connection: psycopg.Connection,
     archive: Path,
@@ -332,7 +324,7 @@ def _write_file(
         organization_id=group.organization_id,
         month=group.month,
         rows=len(rows),
-        sha256=sha256(target),
+        sha256=file_checksum(target),
         bytes=target.stat().st_size,
     )
 
@@ -410,7 +402,7 @@ def verify_file(archive: Path, expected: ArchiveFile) -> None:
     path = archive / expected.path
     if not path.is_file():
         raise RetentionError(f"{path}: listed in the manifest but missing")
-    checksum = sha256(path)
+    checksum = file_checksum(path)
     if checksum != expected.sha256:
         raise RetentionError(
             f"{path}: SHA-256 {checksum} differs from the manifest's {expected.sha256}; "
