@@ -85,9 +85,11 @@ format: db-up
 
 # Tests run in PYTEST_WORKERS processes (pytest-xdist; default one per core, at most 4): each
 # test has its own database, so they share nothing but the server. PYTEST_WORKERS=0: one process.
+# Work stealing: a worker that runs out of tests takes queued ones from a busy worker (the
+# default scheduler cannot, and left one worker running a long queue alone).
 PYTEST_WORKERS ?= auto
 pytest: db-up
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist worksteal
 
 test: lint pytest
 

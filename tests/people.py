@@ -98,7 +98,7 @@ def build_landing(landing: Path) -> None:
 
 def build(*args: str) -> None:
     """A dbt command on the current database, as of AS_OF."""
-    run_dbt([*args, "--vars", f"{{as_of: '{AS_OF}'}}"])
+    run_dbt(args, as_of=AS_OF)
 
 
 PSEUDONYM_KEY = "a key for the tests only"

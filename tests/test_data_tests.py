@@ -165,8 +165,11 @@ def test_daily_builds_test_what_they_built_and_the_weekly_sweep_tests_every_row(
         "where built_at = (select max(built_at) from analytics.task_executions) order by 1"
     ).fetchall() == [("T5",)]
 
-    sweep = run_dbt(["test", "--select", "task_executions", "--vars",
-                     f"{{as_of: '{AS_OF}', full_test_sweep: true}}"], check=False)  # fmt: skip
+    sweep = run_dbt(
+        ["test", "--select", "task_executions", "--vars", "{full_test_sweep: true}"],
+        check=False,
+        as_of=AS_OF,
+    )
 
     assert outcomes(sweep)["task_savings_equal_baseline_minus_cost"] == ("fail", 1)
 
@@ -201,10 +204,10 @@ def test_weeks_and_months_are_checked_against_their_days_when_rebuilt_and_in_the
 
     daily = dbt("build", as_of=AS_OF, check=False)
     connection.execute(damage, (ORG_B, "2026-03-02"))
-    daily_test = run_dbt(["test", "--select", name, "--vars", f"{{as_of: '{AS_OF}'}}"],
-                         check=False)  # fmt: skip
-    sweep = run_dbt(["test", "--select", name, "--vars",
-                     f"{{as_of: '{AS_OF}', full_test_sweep: true}}"], check=False)  # fmt: skip
+    daily_test = run_dbt(["test", "--select", name], check=False, as_of=AS_OF)
+    sweep = run_dbt(
+        ["test", "--select", name, "--vars", "{full_test_sweep: true}"], check=False, as_of=AS_OF
+    )
 
     assert outcomes(daily)[name] == ("pass", 0)
     assert outcomes(daily_test)[name] == ("fail", 1)

@@ -96,14 +96,12 @@ def dbt_build_process(output: Path, *args: str) -> subprocess.Popen:
             [
                 str(BIN / "dbt"),
                 *(args or ["build"]),
-                "--vars",
-                f"{{as_of: '{FIXED_AS_OF}'}}",
                 "--project-dir",
                 str(settings.project_dir()),
                 "--profiles-dir",
                 str(settings.profiles_dir()),
             ],
-            env={**os.environ, **dbt_environment()},
+            env={**os.environ, **dbt_environment(), "WAREHOUSE_AS_OF": FIXED_AS_OF},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )

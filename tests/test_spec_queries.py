@@ -157,7 +157,7 @@ def built(server, tmp_path_factory) -> Iterator[tuple[psycopg.Connection, date]]
         build_landing(tmp_path / "landing", midnight)
         load_paths(connection, [tmp_path / "landing"])
         as_of = (midnight + timedelta(hours=4)).isoformat()
-        run_dbt(["build", "--vars", f"{{as_of: '{as_of}'}}"])
+        run_dbt(["build"], as_of=as_of)
         connection.execute("set timezone to 'UTC'")
         connection.execute("set search_path to analytics")
         yield connection, midnight.date()

@@ -35,8 +35,12 @@ def dbt_environment() -> dict[str, str]:
     return {**settings.connection().as_env(), "DBT_PROFILES_DIR": str(settings.profiles_dir())}
 
 
-def run_dbt(args: Sequence[str], *, check: bool = True) -> dbtRunnerResult:
-    """Run one dbt command from the project directory; raise on failure when ``check``."""
+def run_dbt(
+    args: Sequence[str], *, check: bool = True, as_of: str | None = None
+) -> dbtRunnerResult:
+    """Run one dbt command from the project directory; raise on failure when ``check``.
+    ``as_of`` (ISO-8601) is the build's point in time, passed as WAREHOUSE_AS_OF: unlike a new
+    ``--vars``, a new value does not make dbt parse the whole project again."""
     full_args = [
         *args,
         "--project-dir",
@@ -44,7 +48,10 @@ def run_dbt(args: Sequence[str], *, check: bool = True) -> dbtRunnerResult:
         "--profiles-dir",
         str(settings.profiles_dir()),
     ]
-    with environment(dbt_environment()):
+    overrides = dbt_environment()
+    if as_of is not None:
+        overrides["WAREHOUSE_AS_OF"] = as_of
+    with environment(overrides):
         result = dbtRunner().invoke(full_args)
     if check and not result.success:
         detail = f": {result.exception}" if result.exception else ""
