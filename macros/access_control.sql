@@ -139,7 +139,7 @@ $schema_usage$
     reader, for the owner and anyone else in none of the reader roles (only the build role can
     read the view then), and for the identity each scoped role allows. current_user is the
     caller in a view's body. -#}
-{% macro visible_to_caller(organization_column, user_column) -%}
+{% macro visible_to_caller(organization_column, user_column=none) -%}
     (
         pg_has_role(current_user, 'analytics_bi_reader', 'member')
         or not (
@@ -152,6 +152,7 @@ $schema_usage$
             pg_has_role(current_user, 'analytics_org_admin', 'member')
             and {{ organization_column }} = {{ admin_organization() }}
         )
+        {%- if user_column %}
         or (
             pg_has_role(current_user, 'analytics_team_lead', 'member')
             and {{ user_column }} in (select privacy.app_team_member_ids())
@@ -160,5 +161,6 @@ $schema_usage$
             pg_has_role(current_user, 'analytics_developer', 'member')
             and {{ user_column }} = (select identity.user_id from privacy.app_identity() as identity)
         )
+        {%- endif %}
     )
 {%- endmacro %}

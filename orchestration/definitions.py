@@ -13,6 +13,7 @@ from orchestration.defs.health import (
 )
 from orchestration.defs.ingest_assets import load_landing_files
 from orchestration.defs.jobs import daily_build_job, hourly_status_job, load_and_build_job
+from orchestration.defs.live import live_summaries_job, live_summaries_schedule
 from orchestration.defs.resources import resources
 from orchestration.defs.retention import retention_job
 from orchestration.defs.schedules import (
@@ -36,12 +37,14 @@ defs = dg.Definitions(
         hourly_status_job,
         retention_job,
         database_health_job,
+        live_summaries_job,
     ],
     schedules=[
         daily_build_schedule,
         hourly_status_schedule,
         retention_schedule,
         database_health_schedule,
+        live_summaries_schedule,
     ],
     sensors=[
         landing_files_sensor,

@@ -307,6 +307,10 @@ HOURLY_ASSETS = {
     dg.AssetKey(["analytics", "live_task_executions"]),
     dg.AssetKey(["analytics", "live_savings_today"]),
     dg.AssetKey(["analytics", "live_last_five_minutes"]),
+    dg.AssetKey(["staging", "int_live_savings_today_cache"]),
+    dg.AssetKey(["staging", "int_live_last_five_minutes_cache"]),
+    dg.AssetKey(["analytics", "live_savings_today_cached"]),
+    dg.AssetKey(["analytics", "live_last_five_minutes_cached"]),
 }
 
 
@@ -836,3 +840,21 @@ def test_retention_runs_daily_an_hour_after_the_build_and_purges_expired_rows(
         "from privacy.retention_runs"
     ).fetchall() == [("finished", tick, 2, 3, 2)]
     assert len(list((tmp_path / "archive").rglob("*.parquet"))) == 3
+
+
+def test_dagster_refreshes_the_live_caches_every_minute(defs, connection, dbt, tmp_path):
+    """The real job, in process: both caches refreshed and recorded as materializations of
+    their dbt assets; scheduled every minute in UTC."""
+    from tests.test_marts import build_landing as build_marts_landing
+
+    build_marts_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    dbt("build")
+    result = defs.resolve_job_def("live_summaries").execute_in_process()
+    assert result.success
+    assert {event.asset_key for event in result.get_asset_materialization_events()} == {
+        dg.AssetKey(["staging", "int_live_savings_today_cache"]),
+        dg.AssetKey(["staging", "int_live_last_five_minutes_cache"]),
+    }
+    schedule = defs.resolve_schedule_def("live_summaries_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("* * * * *", "UTC")
