@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import psycopg
@@ -37,6 +38,7 @@ from tests.people import (
 )
 from warehouse import settings
 from warehouse.ingest.loader import load_paths
+from warehouse.live import CACHES, refresh_live_summaries
 from warehouse.privacy.pseudonyms import KEY_VARIABLE, pseudonym
 
 
@@ -263,22 +265,28 @@ def test_support_sees_anonymized_aggregates_only(warehouse):
                           "error_message", "id"}  # fmt: skip
 
 
-def test_the_live_views_show_each_caller_its_rows_only(warehouse, tmp_path):
-    """The live view runs with its owner's rights (it reads staging) and filters for its caller
-    as the marts' policies do; the live metrics read it with the caller's rights."""
-    later = tmp_path / "later"
-    later.mkdir()
+def tasks_of_today(directory: Path) -> Path:
+    """A landing directory with one task of today, completed a minute ago, each of D1, D2
+    (organization A) and E (B)."""
+    directory.mkdir()
     now = datetime.now(UTC).replace(microsecond=0)
-    write(later / "task_executions.csv", [
+    start = max(now - timedelta(minutes=2), now.replace(hour=0, minute=0, second=0))
+    write(directory / "task_executions.csv", [
         {"id": f"{NAMES.index(name) + 1:08d}-0000-4000-8000-0000000000f0",
          "task_id": f"late-{name}", "user_id": user_id(name), "organization_id": org,
          "task_type": "bug_fix", "provider": "github_copilot",
-         "start_time": (now - timedelta(minutes=2)).isoformat(),
-         "end_time": (now - timedelta(minutes=1)).isoformat(), "tokens_used": 100,
-         "status": "completed", "updated_at": (now - timedelta(minutes=1)).isoformat()}
+         "start_time": start.isoformat(), "end_time": (start + timedelta(seconds=1)).isoformat(),
+         "tokens_used": 100, "status": "completed",
+         "updated_at": (start + timedelta(seconds=1)).isoformat()}
         for name, org in (("D1", ORG_A), ("D2", ORG_A), ("E", ORG_B))
     ])  # fmt: skip
-    load_paths(warehouse, [later])
+    return directory
+
+
+def test_the_live_views_show_each_caller_its_rows_only(warehouse, tmp_path):
+    """The live view runs with its owner's rights (it reads staging) and filters for its caller
+    as the marts' policies do; the live metrics read it with the caller's rights."""
+    load_paths(warehouse, [tasks_of_today(tmp_path / "later")])
     live = "select task_id from analytics.live_task_executions"
     recent = "select organization_id from analytics.live_last_five_minutes"
     assert visible(warehouse, live) == {"late-D1", "late-D2", "late-E"}  # the build role
@@ -294,6 +302,31 @@ def test_the_live_views_show_each_caller_its_rows_only(warehouse, tmp_path):
         assert visible(as_user(reader, None), live) == {"late-D1", "late-D2", "late-E"}
     with login("analytics_support") as support, pytest.raises(psycopg.errors.InsufficientPrivilege):
         support.execute(live)
+
+
+def test_the_cached_live_summaries_show_each_caller_its_organizations_only(warehouse, tmp_path):
+    """The caches are materialized views (no row-level security of their own), read through
+    views that filter for the caller: an organization admin their organization, the BI reader
+    every one, a developer or team lead none (the rows are organizations'), support nothing."""
+    load_paths(warehouse, [tasks_of_today(tmp_path / "later")])
+    assert refresh_live_summaries(warehouse) == list(CACHES)
+    both = {UUID(ORG_A), UUID(ORG_B)}
+    for cache in ("live_savings_today_cached", "live_last_five_minutes_cached"):
+        query = f"select organization_id from analytics.{cache}"
+        assert visible(warehouse, query) == both, cache  # the build role
+        with login("analytics_org_admin") as admin:
+            assert visible(as_user(admin, "N"), query) == {UUID(ORG_B)}, cache
+            assert visible(as_user(admin, None), query) == set(), cache
+        with login("analytics_bi_reader") as reader:
+            assert visible(as_user(reader, None), query) == both, cache
+        for role, name in (("analytics_developer", "D1"), ("analytics_team_lead", "L")):
+            with login(role) as scoped:
+                assert visible(as_user(scoped, name), query) == set(), (cache, role)
+        with (
+            login("analytics_support") as support,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            support.execute(query)
 
 
 def test_policies_survive_rebuilds(warehouse):
