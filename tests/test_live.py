@@ -12,10 +12,16 @@ github_copilot 0.00001/token + 0.001/request + 0.01/minute for org A):
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import psycopg
+
+from tests.test_faults import HORIZON_LOCK, WITHOUT_TESTS, connect, dbt_build_process
 from tests.test_marts import A1, A2, ORG_A, build_landing, execution, write
+from warehouse.faults import PAUSE_LOCK, WAIT_SECONDS, advisory_waiters, pause_copy_at, wait_until
 from warehouse.ingest.loader import load_paths
 
 MART_COLUMNS = (
@@ -102,3 +108,108 @@ def test_a_task_landing_after_a_build_is_live_at_once_with_the_cost_of_the_next_
     assert connection.execute(
         "select total_savings_usd from analytics.live_last_five_minutes"
     ).fetchall() == [(Decimal("0.013"),)]
+
+
+# The current picture (docs/live.md) in one statement, so in one snapshot: its rows, its distinct
+# tasks, the tasks it should hold (every task in raw but the two quarantined ones of the marts'
+# data: the new ones are all valid), the live view's rows and the last build's batch.
+PICTURE = """
+    with picture as (
+        select built.id from analytics.task_executions as built
+        where not exists (
+            select from analytics.live_task_executions as live where live.id = built.id
+        )
+        union all
+        select live.id from analytics.live_task_executions as live
+    )
+    select
+        count(*),
+        count(distinct id),
+        (select count(distinct id) from raw.task_executions)
+        - (select count(*) from monitoring.quarantined_task_executions),
+        (select count(*) from analytics.live_task_executions),
+        (select max(built_from_batch_id) from analytics.task_executions)
+    from picture
+"""
+
+
+def new_tasks(directory: Path, numbers: range) -> Path:
+    """A landing file of new tasks, completed a minute ago."""
+    directory.mkdir()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    write(directory / "task_executions.csv", [
+        {**execution(0, A1, ORG_A, "openai_codex", "test", iso(start),
+                     iso(start + timedelta(seconds=60)), 1000, "completed"),
+         "id": f"00000000-0000-4000-8000-{number:012d}", "task_id": f"N{number}"}
+        for number in numbers
+    ])  # fmt: skip
+    return directory / "task_executions.csv"
+
+
+def test_marts_plus_live_count_each_task_once_across_a_build_that_starts_while_a_load_runs(
+    connection, dbt, tmp_path
+):
+    """A dashboard polls the current picture while a load holds its batch id uncommitted, a
+    build starts (and waits for that load: the batch horizon), the load commits, more loads land
+    during the build, and the next build runs: every answer holds each task exactly once, and
+    every task landed so far, and the views are never missing."""
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    dbt(*WITHOUT_TESTS)
+    answers: list[tuple] = []
+    stop = threading.Event()
+
+    def dashboard() -> None:
+        with connect() as reader:
+            while not stop.is_set():
+                try:
+                    answers.append(reader.execute(PICTURE).fetchone())
+                except psycopg.Error as error:  # a view missing during the build, say
+                    answers.append((type(error).__name__, str(error)))
+                stop.wait(0.02)
+
+    poller = threading.Thread(target=dashboard)
+    poller.start()
+    try:
+        late_file = new_tasks(tmp_path / "late", range(100, 103))
+        with pause_copy_at(connection, late_file, line=3):  # the late load's 2nd row waits
+
+            def load_late() -> None:
+                with connect() as loads:
+                    load_paths(loads, [late_file])
+
+            late_load = threading.Thread(target=load_late)
+            late_load.start()
+            wait_until(
+                lambda: advisory_waiters(connection, PAUSE_LOCK) != [],
+                "the late load holds its batch id",
+            )
+            load_paths(connection, [new_tasks(tmp_path / "on_time", range(110, 113))])
+            build = dbt_build_process(tmp_path / "dbt-build.log", *WITHOUT_TESTS)
+            wait_until(
+                lambda: (
+                    build.poll() is not None or advisory_waiters(connection, HORIZON_LOCK) != []
+                ),
+                "the build waits for the late load, or ends",
+            )
+        late_load.join()
+        number = 200
+        while build.poll() is None:  # loads keep landing while the build runs
+            load_paths(
+                connection, [new_tasks(tmp_path / f"during_{number}", range(number, number + 2))]
+            )
+            number += 2
+        assert build.wait(timeout=WAIT_SECONDS) == 0, (tmp_path / "dbt-build.log").read_text()[
+            -2000:
+        ]
+        dbt(*WITHOUT_TESTS)  # the next build
+        wait_until(lambda: len(answers) > 0 and answers[-1][3:4] == (0,), "a poll after it")
+    finally:
+        stop.set()
+        poller.join()
+
+    assert [answer for answer in answers if len(answer) != 5] == []  # no query failed
+    assert [answer for answer in answers if not answer[0] == answer[1] == answer[2]] == []
+    assert len({answer[4] for answer in answers}) >= 3  # polls spanned both builds' commits
+    assert max(answer[3] for answer in answers) >= 6  # tasks were live meanwhile
+    assert answers[-1][:4] == (answers[-1][2], answers[-1][2], 5 + 6 + number - 200, 0)
