@@ -5,7 +5,10 @@ database on the warehouse's server (see ``scale_dataset.py``), then measures, ea
 exact command: the generation itself, the loader against ``psql \\copy``, single-row inserts,
 the first ``dbt build`` and ``dbt run``, dbt's start-up, one more day of data built
 incrementally, the hourly status refresh, the specification's dashboard queries under 8
-concurrent clients (pgbench), and the storage per task. Last, faults under load: micro-batches
+concurrent clients (pgbench), and the storage per task. Then the live layer (docs/live.md): the
+live metrics' dashboard queries under 8 clients of a reader login while micro-batches of new
+tasks land, and the time from a landing's commit to the live view and to the marts (the
+incremental build the near-real-time sensor starts). Last, faults under load: micro-batches
 of new tasks landing while a ``dbt build`` runs (versions per second, and nothing lost after the
 next build, counted), a ``dbt build`` killed with SIGKILL and run again against an uninterrupted
 build of a copy of the database, and a ``warehouse load`` killed mid-file and run again. Writes
@@ -917,11 +920,17 @@ class Bench:
         name = f"bench_live_reader_{uuid.uuid4().hex[:8]}"
         password = secrets.token_hex(16)
         with self.connect() as admin:
-            admin.execute(
-                sql.SQL("create role {} login password {} in role analytics_org_admin").format(
-                    sql.Identifier(name), sql.Literal(password)
-                )
-            )
+            try:
+                admin.execute(
+                    sql.SQL("create role {} login password {} in role analytics_org_admin")
+                    .format(sql.Identifier(name), sql.Literal(password))
+                )  # fmt: skip
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise RuntimeError(
+                    f"the bench cannot create its reader login ({error}); run it as a role "
+                    "with CREATEROLE (PostgreSQL 16: and the admin option on "
+                    "analytics_org_admin), such as the build role that made the reader roles"
+                ) from error
         try:
             yield {"PGUSER": name, "PGPASSWORD": password}
         finally:
