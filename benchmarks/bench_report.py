@@ -15,7 +15,7 @@ BEGIN = "<!-- bench_scale:begin -->"
 END = "<!-- bench_scale:end -->"
 CURVES_BEGIN = "<!-- bench_scale:curves:begin -->"
 CURVES_END = "<!-- bench_scale:curves:end -->"
-SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries",
+SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries", "Live layer",
             "Single-row inserts", "Storage", "Faults under load", "Did not finish")  # fmt: skip
 CURVE_COLUMNS = (
     "tasks", "generate", "first dbt run", "first dbt build", "no-op dbt",
@@ -115,7 +115,7 @@ def render(results: Results) -> str:
         if shares:
             lines += ["", "dbt's own start-up (the no-op command) in the incremental runs: "
                       + "; ".join(shares) + "."]  # fmt: skip
-    dashboard = [row for row in results.latencies if row["query"][0].isdigit()]
+    dashboard = [row for row in results.latencies if row["section"] == "dashboards"]
     lines += [
         "",
         "### Dashboard queries",
@@ -133,7 +133,8 @@ def render(results: Results) -> str:
         + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "dashboards" and step.outcome != "ok"],
     )  # fmt: skip
-    inserts = [row for row in results.latencies if not row["query"][0].isdigit()]
+    lines += ["", "### Live layer", "", *_live(results)]
+    inserts = [row for row in results.latencies if row["section"] == "inserts"]
     lines += ["", "### Single-row inserts", ""]
     lines += _table(
         ("what", "command", "inserts", "per second", "p50 ms", "p95 ms", "p99 ms"),
@@ -166,6 +167,53 @@ def render(results: Results) -> str:
         lines.append("Every phase finished.")
     lines += [END]
     return "\n".join(lines) + "\n"
+
+
+def _live(results: Results) -> list[str]:
+    """The live layer's phase: the live metrics' latency while micro-batches land, and the
+    time from a landing's commit to the live view and to the marts."""
+    args = results.args
+    landed = results.facts.get("live_landed", {"batches": 0, "versions": 0})
+    lines = [
+        f"Run after the single-row inserts and before the faults. The dashboard queries of "
+        f"docs/live.md (`$1`: one script per organization, up to 100) by {args.clients} "
+        f"concurrent clients for {args.pgbench_seconds} s each (pgbench, prepared statements), "
+        "as a dashboard runs them: a temporary login role in `analytics_org_admin` (dropped "
+        "at the end), each script setting `app.user_id` to the organization's admin before "
+        "its query, so row-level security and the live view's caller filter are timed too; "
+        "meanwhile micro-batches of new tasks (the faults phase's) land one after the other, "
+        "so the live view grows through the run. Then one micro-batch lands and the reader "
+        "polls the live view for one of its tasks every 50 ms; then one lands and the "
+        "incremental `dbt build` the near-real-time sensor would start runs. Latency in ms. "
+        f"The live phase landed {landed['batches']:,} "
+        f"micro-batches ({landed['versions']:,} task versions) in all.",
+        "",
+    ]
+    live = [row for row in results.latencies if row["section"] == "live"]
+    measured = {row["query"] for row in live}
+    lines += _table(
+        ("query", "command", "queries", "per second", "p50", "p95", "p99", "p95 target",
+         "landed meanwhile", "live view tasks before, after"),
+        [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
+          f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}",
+          f"{row['target_ms']} ms: {'met' if row['p95'] <= row['target_ms'] else 'not met'}",
+          f"{row['batches']:,} micro-batches, {row['versions']:,} versions",
+          f"{row['live_tasks'][0]:,}, {row['live_tasks'][1]:,}") for row in live],
+    )  # fmt: skip
+    lines += [""]
+    lines += _table(
+        ("step", "command", "runs", "time", "note"),
+        [(step.name, _command(step), _runs(step), _live_time(step), step.note)
+         for step in results.steps if step.section == "live" and step.name not in measured],
+    )  # fmt: skip
+    return lines
+
+
+def _live_time(step: Step) -> str:
+    """A time in ms under a second (the live view's), else as the other phases show it."""
+    if step.outcome == "ok" and step.median is not None and step.median < 1:
+        return f"{step.median * 1000:,.0f} ms"
+    return _time(step)
 
 
 def _faults(results: Results) -> list[str]:
@@ -258,7 +306,11 @@ def curve_row(results: Results) -> dict[str, str]:
         step = results.step(name)
         return "-" if step is None else _time(step)
 
-    p95 = {row["query"].split()[0]: f"{row['p95']:.0f} ms" for row in results.latencies}
+    p95 = {
+        row["query"].split()[0]: f"{row['p95']:.0f} ms"
+        for row in results.latencies
+        if row["section"] == "dashboards"
+    }
     per_task = facts.get("bytes_per_task", {})
     build = results.step("first dbt build (seeds, models and tests, empty marts)")
     marts_built = "analytics" in per_task and build is not None and build.outcome == "ok"

@@ -5,7 +5,10 @@ database on the warehouse's server (see ``scale_dataset.py``), then measures, ea
 exact command: the generation itself, the loader against ``psql \\copy``, single-row inserts,
 the first ``dbt build`` and ``dbt run``, dbt's start-up, one more day of data built
 incrementally, the hourly status refresh, the specification's dashboard queries under 8
-concurrent clients (pgbench), and the storage per task. Last, faults under load: micro-batches
+concurrent clients (pgbench), and the storage per task. Then the live layer (docs/live.md): the
+live metrics' dashboard queries under 8 clients of a reader login while micro-batches of new
+tasks land, and the time from a landing's commit to the live view and to the marts (the
+incremental build the near-real-time sensor starts). Last, faults under load: micro-batches
 of new tasks landing while a ``dbt build`` runs (versions per second, and nothing lost after the
 next build, counted), a ``dbt build`` killed with SIGKILL and run again against an uninterrupted
 build of a copy of the database, and a ``warehouse load`` killed mid-file and run again. Writes
@@ -23,21 +26,26 @@ next phase runs where it can.
 from __future__ import annotations
 
 import argparse
+import ast
 import math
 import os
 import platform
 import re
 import resource
+import secrets
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -70,6 +78,11 @@ LOADER_SINGLE_RUN_ROWS = 500_000  # from this size the loader runs once
 INCREMENT_COMMANDS = ("build", "run")  # one new day each
 FAULTS = "faults"  # the section of the faults-under-load phase
 MICRO_BATCH_TARGET = 5000  # task versions per second, landed while a dbt build runs
+LIVE = "live"  # the section of the live layer's phase
+LIVE_METRICS = ("live_savings_today", "live_last_five_minutes")  # docs/live.md's dashboards
+CACHED = "_cached"  # the cached summaries' suffix, measured when they exist
+LIVE_P95_TARGET_MS = 10
+POLL_SECONDS = 0.05  # how often the landing-to-live step looks for a landed task
 # The lines of dbt's output that end a node (model, seed, snapshot or test): "3 of 187 OK ...".
 FINISHED_NODE = re.compile(r"\b(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
 RECONCILE = """
@@ -373,6 +386,7 @@ class Bench:
             self.dashboards()
             self.storage()
             self.single_row_inserts()
+            self.live(built)  # after the phases that measure the data as generated
             self.faults(built)  # last: it adds tasks, which the phases above must not see
         finally:
             self.results.facts["finished_at"] = datetime.now(UTC)
@@ -736,6 +750,7 @@ class Bench:
             latencies = sorted(_pgbench_latencies(folder))
             self.results.latencies.append(
                 {
+                    "section": section,
                     "query": label,
                     "command": shown,
                     "transactions": len(latencies),
@@ -837,6 +852,7 @@ class Bench:
             latencies = sorted(_pgbench_latencies(folder))
             self.results.latencies.append(
                 {
+                    "section": section,
                     "query": "single-row insert (1 client)",
                     "command": shown,
                     "transactions": len(latencies),
@@ -853,6 +869,280 @@ class Bench:
             connection.execute("delete from raw.task_executions where _batch_id = %s", (batch_id,))
             connection.execute("delete from raw.load_batches where batch_id = %s", (batch_id,))
             connection.execute("drop sequence bench.insert_lines")
+
+    # ------------------------------------------------------------------ the live layer
+    def live(self, built: bool) -> None:
+        """The live layer while micro-batches land: the two live metrics' dashboard queries
+        (docs/live.md) by a reader login under pgbench, then the time from a landing's commit
+        to the live view and to the marts. Run after the phases that must see the data as
+        generated and before the faults; it adds tasks, which the faults phase counts."""
+        if not built:
+            reason = "skipped: the first dbt build did not finish, nothing to build on"
+            self.results.add(Step(LIVE, "live layer", "-", outcome="skipped", note=reason))
+            return
+        with self.connect() as connection:
+            missing = [
+                relation for relation in ("live_task_executions", *LIVE_METRICS)
+                if connection.execute(
+                    "select to_regclass(%s) is null", (f"analytics.{relation}",)
+                ).fetchone()[0]
+            ]  # fmt: skip
+            admins = dict(connection.execute(
+                "select distinct on (organization_id) organization_id::text, id::text "
+                "from analytics.users where role = 'org_admin' and not is_deleted "
+                "order by organization_id, id"
+            ).fetchall())  # fmt: skip
+        if missing or not admins:
+            reason = (f"skipped: analytics.{', analytics.'.join(missing)} not built" if missing
+                      else "skipped: no organization admin in analytics.users")  # fmt: skip
+            self.results.add(Step(LIVE, "live layer", "-", outcome="skipped", note=reason))
+            self.clock.log(LIVE, reason)
+            return
+
+        def as_a_reader() -> None:
+            with self.reader_login() as login:
+                self.part("live metrics under load",
+                          lambda: self.live_metrics(admins, login), LIVE)  # fmt: skip
+                self.part("landing to the live view",
+                          lambda: self.landing_to_live(admins, login), LIVE)  # fmt: skip
+
+        self.part("a reader login", as_a_reader, LIVE)
+        self.part("landing to the marts", self.landing_to_marts, LIVE)
+        landed = self.results.facts.get("live_landed", {"batches": 0, "versions": 0})
+        self.clock.log(LIVE, f"{landed['batches']:,} micro-batches, {landed['versions']:,} "
+                             "versions landed in the live phase")  # fmt: skip
+
+    @contextmanager
+    def reader_login(self) -> Iterator[dict[str, str]]:
+        """A temporary login role in ``analytics_org_admin`` (docs/privacy.md), as the libpq
+        variables of a connection; its sessions ended and the role dropped afterwards, also
+        on failure. The password is random and never shown."""
+        name = f"bench_live_reader_{uuid.uuid4().hex[:8]}"
+        password = secrets.token_hex(16)
+        with self.connect() as admin:
+            try:
+                admin.execute(
+                    sql.SQL("create role {} login password {} in role analytics_org_admin")
+                    .format(sql.Identifier(name), sql.Literal(password))
+                )  # fmt: skip
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise RuntimeError(
+                    f"the bench cannot create its reader login ({error}); run it as a role "
+                    "with CREATEROLE (PostgreSQL 16: and the admin option on "
+                    "analytics_org_admin), such as the build role that made the reader roles"
+                ) from error
+        try:
+            yield {"PGUSER": name, "PGPASSWORD": password}
+        finally:
+            with self.connect() as admin:
+                admin.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where usename = %s",
+                    (name,),
+                )
+                admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
+
+    def land_batch(self, connection: psycopg.Connection) -> None:
+        """One micro-batch landed and counted as the live phase's."""
+        _, result = self.land(connection)
+        self.count_live_landing([result])
+
+    def count_live_landing(self, results: Sequence[BatchResult]) -> None:
+        landed = self.results.facts.setdefault("live_landed", {"batches": 0, "versions": 0})
+        landed["batches"] += len(results)
+        landed["versions"] += sum(result.rows_loaded for result in results)
+
+    def live_tasks(self) -> int:
+        """Tasks in the live view (as the build role, which sees every row)."""
+        with self.connect() as connection:
+            return connection.execute(
+                "select count(*) from analytics.live_task_executions"
+            ).fetchone()[0]
+
+    def live_metrics(self, admins: dict[str, str], login: dict[str, str]) -> None:
+        """Each live metric's documented query under pgbench while micro-batches land; the
+        cached summaries too when they exist."""
+        queries = documented_live_queries()
+        organizations = sorted(admins)
+        organizations = organizations[:: max(1, len(organizations) // 100)][:100]
+        for relation in (*LIVE_METRICS, *(metric + CACHED for metric in LIVE_METRICS)):
+            with self.connect() as connection:
+                exists = connection.execute(
+                    "select to_regclass(%s) is not null", (f"analytics.{relation}",)
+                ).fetchone()[0]
+            if not exists:
+                note = (f"skipped: analytics.{relation} does not exist (the cached summaries "
+                        "are not part of this build)")  # fmt: skip
+                self.results.add(Step(LIVE, relation, "-", outcome="skipped", note=note))
+                self.clock.log(LIVE, note)
+                continue
+            metric = relation.removesuffix(CACHED)
+            text = re.sub(rf"\banalytics\.{metric}\b", f"analytics.{relation}", queries[metric])
+            self.live_latency(relation, text, {org: admins[org] for org in organizations}, login)
+
+    def live_latency(
+        self, relation: str, text: str, admins: dict[str, str], login: dict[str, str]
+    ) -> None:
+        args = self.args
+        folder = self.scratch / f"pgbench-{relation}"
+        folder.mkdir()
+        command = [tool("pgbench"), "-n", "-M", "prepared", "-c", str(args.clients), "-j", "2",
+                   "-T", str(args.pgbench_seconds), "-l", "--log-prefix",
+                   str(folder / "log")]  # fmt: skip
+        for number, (organization, admin) in enumerate(sorted(admins.items())):
+            script = folder / f"{number}.sql"
+            script.write_text(
+                f"set app.user_id = '{admin}';\n"
+                + text.strip().replace("$1", f"'{organization}'") + "\n"
+            )  # fmt: skip
+            command += ["-f", str(script)]
+        shown = (f"PGUSER=<a temporary login in analytics_org_admin> pgbench -n -M prepared "
+                 f"-c {args.clients} -j 2 -T {args.pgbench_seconds} -l -f <set app.user_id = "
+                 f"'<the organization's admin>'; then docs/live.md's query with $1 = that "
+                 f"organization; a script each for {len(admins)} organizations> "
+                 f"{self.database}")  # fmt: skip
+        step = self.results.add(Step(LIVE, relation, shown))
+        live_before = self.live_tasks()
+        with self.landing(first_before=True) as landed:
+            self.timed(step, command, env=self.env(self.database, **login))
+            during = list(landed)  # the batches committed while pgbench ran (and the first)
+        self.count_live_landing([result for _, result in landed])
+        live_after = self.live_tasks()
+        if step.outcome != "ok":
+            return
+        latencies = sorted(_pgbench_latencies(folder))
+        versions = sum(result.rows_loaded for _, result in during)
+        p95 = _percentile(latencies, 95)
+        row = {
+            "section": LIVE,
+            "query": relation,
+            "command": shown,
+            "transactions": len(latencies),
+            "tps": len(latencies) / args.pgbench_seconds,
+            "p50": _percentile(latencies, 50),
+            "p95": p95,
+            "p99": _percentile(latencies, 99),
+            "batches": len(during),
+            "versions": versions,
+            "live_tasks": (live_before, live_after),
+            "target_ms": LIVE_P95_TARGET_MS,
+        }
+        self.results.latencies.append(row)
+        step.note = (
+            f"p95 {p95:.1f} ms, target {LIVE_P95_TARGET_MS} ms: "
+            f"{'met' if p95 <= LIVE_P95_TARGET_MS else 'not met'}; {len(during):,} micro-batches "
+            f"({versions:,} task versions, {versions / step.median:,.0f}/s) landed meanwhile; "
+            f"the live view held {live_before:,} tasks before and {live_after:,} after; each "
+            "script sets the identity with `set app.user_id` before the query (a session's "
+            "PGOPTIONS cannot differ per organization): that round trip is in the latency"
+        )
+        self.clock.log(LIVE, f"{relation}: {len(latencies):,} queries, {step.note}")
+
+    @cached_property
+    def live_probe(self) -> tuple[str, str]:
+        """A task of the micro-batch template that the marts hold (so not quarantined), and
+        its organization: the task whose copy in each new batch is looked for."""
+        organizations = self.micro_batch_writer.template_organizations()
+        with self.connect() as connection:
+            row = connection.execute(
+                "select id::text from analytics.task_executions where id = any(%s::uuid[]) "
+                "order by id limit 1",
+                (list(organizations),),
+            ).fetchone()
+        if row is None:
+            raise RuntimeError("no task of the micro-batch template is in the task mart")
+        return row[0], organizations[row[0]]
+
+    def landing_to_live(self, admins: dict[str, str], login: dict[str, str]) -> None:
+        """One micro-batch lands; the reader login polls the live view every 50 ms for one of
+        its tasks; the time from the commit to the poll that finds it. --runs times."""
+        template_id, organization = self.live_probe
+        query = "select 1 from analytics.live_task_executions where id = %s"
+        step = self.results.add(
+            Step(LIVE, "landing to the live view",
+                 "load_paths(connection, [Path('task_executions__micro_<n>.csv')]), then every "
+                 f"{POLL_SECONDS * 1000:.0f} ms as the reader login: {query} (one of its tasks)")
+        )  # fmt: skip
+        polls, live_sizes = [], []
+        with (
+            self.connect() as loader,
+            psycopg.connect(host=self.server.host, port=self.server.port, user=login["PGUSER"],
+                            password=login["PGPASSWORD"], dbname=self.database,
+                            autocommit=True) as reader,
+        ):  # fmt: skip
+            reader.execute("select set_config('app.user_id', %s, false)", (admins[organization],))
+            for _ in range(self.args.runs):
+                self.land_batch(loader)
+                committed = time.perf_counter()  # load_paths returns after its commit
+                task_id = MicroBatchWriter.task_id(self.micro_batches, template_id)
+                poll = 0
+                while True:
+                    poll += 1
+                    polled = time.perf_counter()
+                    if reader.execute(query, (task_id,)).fetchone() is not None:
+                        break
+                    if polled - committed > self.args.phase_timeout:
+                        raise RuntimeError(f"task {task_id} not in the live view after "
+                                           f"{self.args.phase_timeout} s")  # fmt: skip
+                    time.sleep(max(0.0, POLL_SECONDS - (time.perf_counter() - polled)))
+                step.seconds.append(time.perf_counter() - committed)
+                polls.append(poll)
+                live_sizes.append(self.live_tasks())
+        step.note = (f"median of {len(step.seconds)}; found at poll {', '.join(map(str, polls))} "
+                     f"(1: the first query after the commit); the live view held "
+                     f"{', '.join(f'{size:,}' for size in live_sizes)} tasks")  # fmt: skip
+        self.clock.log(LIVE, f"landing to live: {step.median * 1000:,.0f} ms; {step.note}")
+
+    def landing_to_marts(self) -> None:
+        """One micro-batch lands, then the incremental ``dbt build`` the near-real-time sensor
+        would start; the time from the commit to the end of the build that puts one of its
+        tasks into analytics.task_executions. --runs times."""
+        template_id, _ = self.live_probe
+        command, shown = self.dbt("build", as_of=self.fault_as_of)
+        step = self.results.add(
+            Step(LIVE, "landing to the marts",
+                 f"load_paths(connection, [Path('task_executions__micro_<n>.csv')]), then "
+                 f"{shown}, then select from analytics.task_executions where id = <one of its "
+                 "tasks>")
+        )  # fmt: skip
+        committed = 0.0
+        live_before = self.live_tasks()
+
+        def land_one() -> None:
+            nonlocal committed
+            with self.connect() as connection:
+                self.land_batch(connection)
+            committed = time.perf_counter()
+
+        for _ in range(self.args.runs):
+            self.timed(step, command, before_each=land_one)
+            if step.outcome != "ok":
+                return
+            task_id = MicroBatchWriter.task_id(self.micro_batches, template_id)
+            with self.connect() as connection:
+                found = connection.execute(
+                    "select 1 from analytics.task_executions where id = %s", (task_id,)
+                ).fetchone()
+            step.seconds[-1] = time.perf_counter() - committed
+            if found is None:
+                step.outcome = "failed"
+                step.note = f"failed: task {task_id} is not in analytics.task_executions"
+                self.clock.log(LIVE, step.note)
+                return
+        interval = sensor_interval_seconds()
+        sensor = (f"its sensor, raw_batches_sensor, is evaluated every {interval} s "
+                  "(minimum_interval_seconds), which adds at most that much"
+                  if interval is not None else
+                  "raw_batches_sensor's interval was not found in orchestration/defs/sensors.py"
+                  )  # fmt: skip
+        step.note = (
+            f"median of {len(step.seconds)}; the first build also took in the "
+            f"{live_before:,} tasks landed before (the live view's); {sensor}; the sensor starts "
+            "a build only when none is running and the last one started at least "
+            f"WAREHOUSE_MARTS_MAX_LAG_MINUTES ({settings.marts_max_lag_minutes()}) ago; the "
+            "build runs as of the faults phase's time (the data's end + 1 h), the sensor's as "
+            "of now"
+        )
+        self.clock.log(LIVE, f"landing to marts: {step.median:,.1f} s; {step.note}")
 
     # ------------------------------------------------------------------ faults under load
     @property
@@ -876,18 +1166,18 @@ class Bench:
                 self.results.add(Step(FAULTS, name, "-", outcome="skipped", note=reason))
         self.part("a load killed mid-file and run again", self.killed_load)
 
-    def part(self, name: str, run: Callable[[], None]) -> None:
-        """Run one part of the faults phase; an error becomes a failed step of the report."""
+    def part(self, name: str, run: Callable[[], None], section: str = FAULTS) -> None:
+        """Run one part of a phase; an error becomes a failed step of the report."""
         try:
             run()
         except Exception as error:  # reported as a failed step; the next part runs
             traceback.print_exc()
             reason = (str(error).strip().splitlines() or [""])[0]
             step = self.results.add(
-                Step(FAULTS, f"{name}: stopped by an error", "-", outcome="failed",
+                Step(section, f"{name}: stopped by an error", "-", outcome="failed",
                      note=f"failed: {type(error).__name__}: {reason}")
             )  # fmt: skip
-            self.clock.log(FAULTS, f"{step.name}: {step.note}")
+            self.clock.log(section, f"{step.name}: {step.note}")
 
     @cached_property
     def micro_batch_writer(self) -> MicroBatchWriter:
@@ -916,6 +1206,45 @@ class Bench:
                                f"{batch.lines} lines read {result.message}")  # fmt: skip
         return batch, result
 
+    @contextmanager
+    def landing(
+        self, *, first_before: bool = False
+    ) -> Iterator[list[tuple[MicroBatch, BatchResult]]]:
+        """Micro-batches land one after the other in a thread until the block ends (at least
+        one, however short the block); the list fills as they commit. ``first_before``: the
+        block starts once the first batch has committed. An error of the thread is raised at
+        the end of the block."""
+        landed: list[tuple[MicroBatch, BatchResult]] = []
+        errors: list[Exception] = []
+        first_landed, block_ended = threading.Event(), threading.Event()
+
+        def land_until_the_block_ends() -> None:
+            try:
+                with self.connect() as connection:
+                    while True:
+                        landed.append(self.land(connection))
+                        first_landed.set()
+                        if block_ended.is_set():
+                            return
+            except Exception as error:  # raised again in the main thread
+                errors.append(error)
+            finally:
+                first_landed.set()
+
+        lander = threading.Thread(target=land_until_the_block_ends, name="micro-batches")
+        lander.start()
+        try:
+            if first_before:
+                first_landed.wait()
+                if errors:
+                    raise errors[0]
+            yield landed
+        finally:
+            block_ended.set()
+            lander.join()
+        if errors:
+            raise errors[0]
+
     def micro_batches_under_build(self) -> None:
         """From the start of a ``dbt build`` to its end, micro-batches land one after the
         other; the next build takes in those committed after the first took its horizon; then
@@ -928,32 +1257,11 @@ class Bench:
                  "warehouse.ingest.loader.load_paths(connection, "
                  "[Path('task_executions__micro_<n>.csv')]), one file after the other")
         )  # fmt: skip
-        landed: list[tuple[MicroBatch, BatchResult]] = []
-        errors: list[Exception] = []
-        build_ended = threading.Event()
-
-        def land_until_the_build_ends() -> None:
-            try:
-                with self.connect() as connection:
-                    while True:  # at least one batch, however short the build
-                        landed.append(self.land(connection))
-                        if build_ended.is_set():
-                            return
-            except Exception as error:  # raised again in the main thread
-                errors.append(error)
-
-        lander = threading.Thread(target=land_until_the_build_ends, name="micro-batches")
         started_at = datetime.now(UTC)
         started = time.perf_counter()
-        lander.start()
-        try:
+        with self.landing() as landed:
             self.timed(build, command)
-        finally:
-            build_ended.set()
-            lander.join()
         seconds = time.perf_counter() - started
-        if errors:
-            raise errors[0]
         with self.connect() as connection:
             horizon = connection.execute(
                 "select max(batch_id) from raw.batch_horizons where taken_at >= %s", (started_at,)
@@ -1291,6 +1599,35 @@ class Bench:
         write_report(args.report, self.results)
         write_curves(args.curves, self.results)
         self.clock.log("report", f"wrote {args.report} and {args.curves}")
+
+
+def documented_live_queries() -> dict[str, str]:
+    """The dashboard queries of docs/live.md, by the live metric each reads: its ``sql`` blocks
+    that select from ``analytics.<metric>`` with a ``$1``."""
+    path = PROJECT_ROOT / "docs" / "live.md"
+    queries = {}
+    for block in re.findall(r"```sql\n(.*?)```", path.read_text(encoding="utf-8"), re.DOTALL):
+        for metric in LIVE_METRICS:
+            if re.search(rf"\bfrom analytics\.{metric}\b", block) and "$1" in block:
+                queries[metric] = textwrap.dedent(block).strip()
+    missing = [metric for metric in LIVE_METRICS if metric not in queries]
+    if missing:
+        raise ValueError(f"{path}: no sql block selects from analytics.{missing[0]} with $1; "
+                         "document the dashboard's query there (section Live metrics)")  # fmt: skip
+    return queries
+
+
+def sensor_interval_seconds(name: str = "raw_batches_sensor") -> int | None:
+    """The ``minimum_interval_seconds`` of a sensor of orchestration/defs/sensors.py, read from
+    its decorator (without importing Dagster); None when not found."""
+    tree = ast.parse((PROJECT_ROOT / "orchestration" / "defs" / "sensors.py").read_text("utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            for decorator in node.decorator_list:
+                for keyword in getattr(decorator, "keywords", []):
+                    if keyword.arg == "minimum_interval_seconds":
+                        return ast.literal_eval(keyword.value)
+    return None
 
 
 def _pgbench_latencies(folder: Path) -> list[float]:

@@ -45,6 +45,7 @@ class MicroBatchWriter:
         self.id_index = header.index("id")
         self.task_id_index = header.index("task_id")
         self.start_index = header.index("start_time")
+        self.organization_index = header.index("organization_id")
         self.tasks = len({row[self.id_index] for row in rows})
         self.versions = len(rows)
         folder.mkdir(parents=True, exist_ok=True)
@@ -82,8 +83,17 @@ class MicroBatchWriter:
             writer.writerow(unparseable)
         return MicroBatch(path, self.tasks, self.versions, self.versions + 1)
 
+    def template_organizations(self) -> dict[str, str]:
+        """The template's task ids and the organization of each."""
+        return {row[self.id_index]: row[self.organization_index] for row in self.rows}
+
+    @staticmethod
+    def task_id(number: int, template_id: str) -> str:
+        """The id that the template's task ``template_id`` has in batch ``number``."""
+        return str(uuid.uuid5(FRESH_IDS, f"{number}:{template_id}"))
+
     def _fresh(self, row: list[str], number: int, key: str) -> list[str]:
         copy = list(row)
-        copy[self.id_index] = str(uuid.uuid5(FRESH_IDS, f"{number}:{key}"))
+        copy[self.id_index] = self.task_id(number, key)
         copy[self.task_id_index] = f"{row[self.task_id_index]}-m{number}"
         return copy

@@ -12,17 +12,22 @@ Routing decision rows: 2,200 decisions + 2,185 completed with actuals + 66 re-ro
 of 2,266 distinct decisions. Batches: 4 reference files + 2 tables x 11 days = 26.
 The load phase exports the base data's versions: 2,000 + 1,998 + 1,990 = 5,988.
 
-The faults phase (--micro-batch-tasks 100) copies the newest 100 tasks, 2100-2199: none stuck,
+The micro-batches (--micro-batch-tasks 100) copy the newest 100 tasks, 2100-2199: none stuck,
 none quarantined, so 300 versions; each micro-batch file holds them under fresh ids plus one
-unparseable line (301 lines: 300 versions loaded, 1 rejected row). As many batches land as the
-build takes time (at least one), then 2 more (the 200 tasks of one more day) before the killed
-build: with b batches in all, raw holds 2,200 + 100 b tasks in 6,582 + 300 b versions, the
-task mart 2,199 + 100 b, quarantine still 1, raw.rejected_rows b. The killed load stops at line
-2 + 5,988 / 2 = 2,996, after 2,994 rows; its rerun loads the 5,988 rows once.
+unparseable line (301 lines: 300 versions loaded, 1 rejected row). The live phase lands them
+while each live metric's pgbench runs (at least one each), then one for the landing-to-live
+step and one before the build of the landing-to-marts step: l batches, 100 l new tasks. The
+faults phase lands as many as its build takes time (at least one), then 2 more (the 200 tasks
+of one more day) before the killed build: with b batches in all, raw holds 2,200 + 100 b tasks
+in 6,582 + 300 b versions, the task mart 2,199 + 100 b, quarantine still 1, raw.rejected_rows
+b; the faults' count (before the killed build) sees b - 2 of them, its build b - 2 - l. The
+killed load stops at line 2 + 5,988 / 2 = 2,996, after 2,994 rows; its rerun loads the 5,988
+rows once.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -138,6 +143,14 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         [marts] = one(
             "select count(*) from pg_tables where schemaname in ('analytics', 'monitoring')"
         )
+        # the cached live summaries, where the build has them (measured then, else skipped)
+        cached = [
+            relation
+            for relation in ("live_savings_today_cached", "live_last_five_minutes_cached")
+            if connection.execute(
+                "select to_regclass(%s) is not null", (f"analytics.{relation}",)
+            ).fetchone()[0]
+        ]
         copies = "select count(*) from pg_database where datname = %s"
         assert connection.execute(copies, (f"{bench_database}_copy",)).fetchone() == (0,)
     with psycopg.connect(
@@ -160,8 +173,10 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     storage = text[text.index("### Storage") : text.index("### Faults under load")]
     assert "| raw.task_executions | " in storage  # its month partitions counted with it
     assert "raw.task_executions_20" not in storage
+    live_batches = live_section_landed(text, bench_database, cached)
     faults = text[text.index("### Faults under load") : text.index("### Did not finish")]
-    assert f"{batches - 2:,} batches of 300 versions (100 new tasks) and one unparseable" in faults
+    faults_batches = batches - 2 - live_batches
+    assert f"{faults_batches:,} batches of 300 versions (100 new tasks) and one unparse" in faults
     assert (
         f"**After the next build, they reconcile**: {2200 + 100 * (batches - 2):,} distinct "
         f"parseable raw tasks = {2199 + 100 * (batches - 2):,} in `analytics.task_executions` + "
@@ -178,6 +193,99 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     )
     assert "each of the 5,988 rows once" in faults
     assert "did not finish" not in text
+    # the roles of the live phase's reader login are gone
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname=bench_database
+    ) as connection:
+        assert connection.execute(
+            "select count(*) from pg_roles where rolname like 'bench\\_live\\_reader\\_%'"
+        ).fetchone() == (0,)
     curve_lines = curves.read_text(encoding="utf-8").splitlines()
     assert curve_lines[:3] == ["# Scaling", "", "intro kept"]
     assert sum(line.startswith("| 2,000 |") for line in curve_lines) == 1
+
+
+LATENCY_ROW = re.compile(
+    r"^\| (?P<query>live_\w+) \| `PGUSER=<a temporary login in analytics_org_admin> pgbench "
+    r"-n -M prepared -c 8 -j 2 -T 1 -l -f <set app.user_id = '<the organization's admin>'; "
+    r"then docs/live.md's query with \$1 = that organization; a script each for 3 "
+    r"organizations> (?P<database>\w+)` \| (?P<queries>[\d,]+) \| [\d.,]+ \| "
+    r"(?P<p50>[\d.]+) \| (?P<p95>[\d.]+) \| (?P<p99>[\d.]+) \| 10 ms: (?P<met>met|not met) "
+    r"\| (?P<batches>[\d,]+) micro-batches, (?P<versions>[\d,]+) versions \| "
+    r"(?P<before>[\d,]+), (?P<after>[\d,]+) \|$",
+    re.MULTILINE,
+)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def live_section_landed(text: str, database: str, cached: list[str]) -> int:
+    """Check the report's live layer section; return how many micro-batches the phase landed.
+
+    Each live metric's row: queries and percentiles measured while micro-batches landed (the
+    live view grows by their 100 tasks each); the landing-to-live step finds its task at the
+    first poll after the commit, with one batch more in the live view; the landing-to-marts
+    step's build takes in that view's tasks. The cached summaries are measured like the others
+    where the build has them (``cached``), else skipped with their reason."""
+    live = text[text.index("### Live layer") : text.index("### Single-row inserts")]
+    landed = re.search(
+        r"The live phase landed ([\d,]+) micro-batches \(([\d,]+) task versions\) in all", live
+    )
+    assert landed is not None, live
+    live_batches, live_versions = number(landed[1]), number(landed[2])
+    assert live_versions == 300 * live_batches
+    rows = {row["query"]: row for row in LATENCY_ROW.finditer(live)}
+    assert list(rows) == ["live_savings_today", "live_last_five_minutes", *cached], live
+    for row in rows.values():
+        assert row["database"] == database
+        assert number(row["queries"]) > 0
+        assert 0 < float(row["p50"]) <= float(row["p95"]) <= float(row["p99"])
+        assert row["met"] == ("met" if float(row["p95"]) <= 10 else "not met")
+        assert number(row["batches"]) >= 1  # landing ran the whole time
+        assert number(row["versions"]) == 300 * number(row["batches"])
+        assert number(row["after"]) >= number(row["before"]) + 100 * number(row["batches"])
+    # the live view grows from nothing (the hourly refresh built everything), run after run
+    sizes = [(number(row["before"]), number(row["after"])) for row in rows.values()]
+    assert [before for before, _ in sizes] == [0] + [after for _, after in sizes[:-1]]
+    in_live_view = sizes[-1][1] + 100
+    skipped = [
+        f"{relation}: skipped: analytics.{relation} does not exist (the cached summaries are "
+        "not part of this build)"
+        for relation in ("live_savings_today_cached", "live_last_five_minutes_cached")
+        if relation not in cached
+    ]
+    for line in skipped:
+        relation, note = line.split(": ", 1)
+        assert f"| {relation} | - | - | skipped | {note} |\n" in live
+    to_live = re.search(
+        r"^\| landing to the live view \| `load_paths\(connection, "
+        r"\[Path\('task_executions__micro_<n>.csv'\)\]\), then every 50 ms as the reader login: "
+        r"select 1 from analytics.live_task_executions where id = %s \(one of its tasks\)` \| 1 "
+        r"\| [\d.,]+ m?s \| median of 1; found at poll 1 \(1: the first query after the "
+        r"commit\); the live view held ([\d,]+) tasks \|$",
+        live,
+        re.MULTILINE,
+    )
+    assert to_live is not None, live
+    assert number(to_live[1]) == in_live_view
+    to_marts = re.search(
+        r"^\| landing to the marts \| `load_paths\(connection, "
+        r"\[Path\('task_executions__micro_<n>.csv'\)\]\), then PGDATABASE=\w+ \.venv/bin/dbt "
+        r"build --vars \"\{as_of: '2026-03-02T13:00:00\+00:00'\}\", then select from "
+        r"analytics.task_executions where id = <one of its tasks>` \| 1 \| [\d.,]+ m?s \| "
+        r"median of 1; the first build also took in the ([\d,]+) tasks landed before \(the "
+        r"live view's\); its sensor, raw_batches_sensor, is evaluated every 60 s ",
+        live,
+        re.MULTILINE,
+    )
+    assert to_marts is not None, live
+    assert number(to_marts[1]) == in_live_view
+    # one batch per pgbench run at least, then the two single landings
+    assert live_batches >= sum(number(row["batches"]) for row in rows.values()) + 2
+    unfinished = text[text.index("### Did not finish") :]
+    assert [line for line in unfinished.splitlines() if line.startswith("- live:")] == [
+        f"- live: {line}" for line in skipped
+    ]
+    return live_batches
