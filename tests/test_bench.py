@@ -272,8 +272,8 @@ def live_section_landed(text: str, database: str, cached: list[str]) -> int:
     assert number(to_live[1]) == in_live_view
     to_marts = re.search(
         r"^\| landing to the marts \| `load_paths\(connection, "
-        r"\[Path\('task_executions__micro_<n>.csv'\)\]\), then PGDATABASE=\w+ \.venv/bin/dbt "
-        r"build --vars \"\{as_of: '2026-03-02T13:00:00\+00:00'\}\", then select from "
+        r"\[Path\('task_executions__micro_<n>.csv'\)\]\), then WAREHOUSE_AS_OF="
+        r"2026-03-02T13:00:00\+00:00 PGDATABASE=\w+ \.venv/bin/dbt build, then select from "
         r"analytics.task_executions where id = <one of its tasks>` \| 1 \| [\d.,]+ m?s \| "
         r"median of 1; the first build also took in the ([\d,]+) tasks landed before \(the "
         r"live view's\); its sensor, raw_batches_sensor, is evaluated every 60 s ",
