@@ -16,12 +16,20 @@ raw_versions as not materialized (
     select * from {{ ref('stg_platform__task_execution_rows') }}
 ),
 
+-- the batches loaded since (a short list, which the planner reads through raw's batch index;
+-- a bare `_batch_id > (select ...)` is planned without knowing the bound, as a third of raw)
+arrived_batches as (
+    select load_batches.batch_id
+    from {{ source('platform', 'load_batches') }} as load_batches
+    where load_batches.batch_id > (select built.batch_id from built)
+),
+
 task_versions as (
     select raw_versions.*
     from raw_versions
     where raw_versions.id = any(array(
         select arrived.id from raw_versions as arrived
-        where arrived._batch_id > (select built.batch_id from built)
+        where arrived._batch_id = any(array(select arrived_batches.batch_id from arrived_batches))
     ))
 ),
 
