@@ -20,8 +20,10 @@ raw_versions as not materialized (
 -- a bare `_batch_id > (select ...)` is planned without knowing the bound, as a third of raw)
 arrived_batches as (
     select load_batches.batch_id
-    from {{ source('platform', 'load_batches') }} as load_batches
-    where load_batches.batch_id > (select built.batch_id from built)
+    from {{ ref('stg_platform__load_batches') }} as load_batches
+    where
+        load_batches.table_name = 'task_executions'
+        and load_batches.batch_id > (select built.batch_id from built)
 ),
 
 task_versions as (
