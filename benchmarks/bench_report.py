@@ -15,6 +15,9 @@ BEGIN = "<!-- bench_scale:begin -->"
 END = "<!-- bench_scale:end -->"
 CURVES_BEGIN = "<!-- bench_scale:curves:begin -->"
 CURVES_END = "<!-- bench_scale:curves:end -->"
+# The live phase lands tasks at this multiple of the volume's average rate (tasks over days), a
+# busy hour; the faults phase lands as fast as it can.
+LIVE_PEAK_FACTOR = 10
 SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries", "Live layer",
             "Single-row inserts", "Storage", "Faults under load", "Did not finish")  # fmt: skip
 CURVE_COLUMNS = (
@@ -181,8 +184,12 @@ def _live(results: Results) -> list[str]:
         "as a dashboard runs them: a temporary login role in `analytics_org_admin` (dropped "
         "at the end), each script setting `app.user_id` to the organization's admin before "
         "its query, so row-level security and the live view's caller filter are timed too; "
-        "meanwhile micro-batches of new tasks (the faults phase's) land one after the other, "
-        "so the live view grows through the run. Then one micro-batch lands and the reader "
+        f"first, what lands in WAREHOUSE_MARTS_MAX_LAG_MINUTES at the live rate lands as one "
+        "batch (the live view's size just before the near-real-time sensor's next build); "
+        f"meanwhile micro-batches land at the live rate, {args.live_tasks_per_second:,.1f} new "
+        "tasks a second (by default the volume's average rate, tasks over days, times "
+        f"{LIVE_PEAK_FACTOR}: a busy hour), so the live view grows through the run. Then one "
+        "micro-batch lands and the reader "
         "polls the live view for one of its tasks every 50 ms; then one lands and the "
         "incremental `dbt build` the near-real-time sensor would start runs. Latency in ms. "
         f"The live phase landed {landed['batches']:,} "

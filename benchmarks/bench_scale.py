@@ -55,7 +55,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks import scale_dataset
-from benchmarks.bench_report import write_curves, write_report
+from benchmarks.bench_report import LIVE_PEAK_FACTOR, write_curves, write_report
 from benchmarks.micro_batches import MicroBatch, MicroBatchWriter
 from benchmarks.scale_dataset import Plan
 from warehouse import postgres, settings
@@ -137,6 +137,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         default=_env_int("BENCH_MICRO_BATCH_TASKS", 1700),
                         help="new tasks per micro-batch of the faults phase (1,700: about "
                              "5,000 task versions)")  # fmt: skip
+    parser.add_argument("--live-tasks-per-second", type=float,
+                        default=float(os.environ.get("BENCH_LIVE_TASKS_PER_SECOND", 0)),
+                        help="the live phase's landing rate (default 0: the volume's average "
+                             f"rate, --tasks over --days, times {LIVE_PEAK_FACTOR})")  # fmt: skip
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--pgbench-seconds", type=int,
                         default=_env_int("BENCH_PGBENCH_SECONDS", 15))  # fmt: skip
@@ -161,6 +165,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.phase_timeout = default_phase_timeout(args.tasks)
     if args.micro_batch_tasks < 1:
         parser.error("--micro-batch-tasks must be at least 1")
+    if args.live_tasks_per_second < 0:
+        parser.error("--live-tasks-per-second must not be negative")
+    if not args.live_tasks_per_second:
+        args.live_tasks_per_second = args.tasks / (args.days * 86_400) * LIVE_PEAK_FACTOR
     return args
 
 
@@ -942,10 +950,39 @@ class Bench:
                 )
                 admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
 
-    def land_batch(self, connection: psycopg.Connection) -> None:
+    def land_batch(self, connection: psycopg.Connection, writer: MicroBatchWriter) -> None:
         """One micro-batch landed and counted as the live phase's."""
-        _, result = self.land(connection)
+        _, result = self.land(connection, writer)
         self.count_live_landing([result])
+
+    @cached_property
+    def live_writer(self) -> tuple[MicroBatchWriter, float]:
+        """The live phase's micro-batches: a template of the newest tasks, as many as land in
+        a second at --live-tasks-per-second (at least 10, so that one the marts hold is among
+        them: ``live_probe``), and the seconds between two."""
+        rate = self.args.live_tasks_per_second
+        tasks = max(10, round(rate))
+        return self.writer_of_newest(tasks, "live"), tasks / rate
+
+    def writer_of_newest(self, tasks: int, name: str) -> MicroBatchWriter:
+        newest = self.plan.total_tasks(self.generated_windows)
+        numbers = range(max(0, newest - tasks), newest)
+        with self.connect() as connection:
+            return MicroBatchWriter.from_database(
+                connection, self.scratch / f"micro-batches-{name}", self.plan.seed, numbers
+            )
+
+    def land_backlog(self) -> None:
+        """What lands at the live rate in WAREHOUSE_MARTS_MAX_LAG_MINUTES, as one batch: the
+        live view's size just before the near-real-time sensor's next build."""
+        minutes = settings.marts_max_lag_minutes()
+        tasks = max(1, round(self.args.live_tasks_per_second * minutes * 60))
+        writer = self.writer_of_newest(tasks, "backlog")
+        with self.connect() as connection:
+            self.land_batch(connection, writer)
+        self.clock.log(LIVE, f"backlog: {writer.tasks:,} tasks ({writer.versions:,} versions), "
+                             f"{minutes} minute(s) at {self.args.live_tasks_per_second:,.1f} "
+                             "tasks/s, landed before the queries")  # fmt: skip
 
     def count_live_landing(self, results: Sequence[BatchResult]) -> None:
         landed = self.results.facts.setdefault("live_landed", {"batches": 0, "versions": 0})
@@ -963,6 +1000,7 @@ class Bench:
         """Each live metric's documented query under pgbench while micro-batches land; the
         cached summaries too when they exist."""
         queries = documented_live_queries()
+        self.land_backlog()
         organizations = sorted(admins)
         organizations = organizations[:: max(1, len(organizations) // 100)][:100]
         for relation in (*LIVE_METRICS, *(metric + CACHED for metric in LIVE_METRICS)):
@@ -1003,7 +1041,7 @@ class Bench:
                  f"{self.database}")  # fmt: skip
         step = self.results.add(Step(LIVE, relation, shown))
         live_before = self.live_tasks()
-        with self.landing(first_before=True) as landed:
+        with self.landing(first_before=True, paced=True) as landed:
             self.timed(step, command, env=self.env(self.database, **login))
             during = list(landed)  # the batches committed while pgbench ran (and the first)
         self.count_live_landing([result for _, result in landed])
@@ -1040,9 +1078,10 @@ class Bench:
 
     @cached_property
     def live_probe(self) -> tuple[str, str]:
-        """A task of the micro-batch template that the marts hold (so not quarantined), and
-        its organization: the task whose copy in each new batch is looked for."""
-        organizations = self.micro_batch_writer.template_organizations()
+        """A task of the live micro-batches' template that the marts hold (so not
+        quarantined), and its organization: the task whose copy in each new batch is looked
+        for."""
+        organizations = self.live_writer[0].template_organizations()
         with self.connect() as connection:
             row = connection.execute(
                 "select id::text from analytics.task_executions where id = any(%s::uuid[]) "
@@ -1072,7 +1111,7 @@ class Bench:
         ):  # fmt: skip
             reader.execute("select set_config('app.user_id', %s, false)", (admins[organization],))
             for _ in range(self.args.runs):
-                self.land_batch(loader)
+                self.land_batch(loader, self.live_writer[0])
                 committed = time.perf_counter()  # load_paths returns after its commit
                 task_id = MicroBatchWriter.task_id(self.micro_batches, template_id)
                 poll = 0
@@ -1111,7 +1150,7 @@ class Bench:
         def land_one() -> None:
             nonlocal committed
             with self.connect() as connection:
-                self.land_batch(connection)
+                self.land_batch(connection, self.live_writer[0])
             committed = time.perf_counter()
 
         for _ in range(self.args.runs):
@@ -1194,10 +1233,13 @@ class Bench:
                                f"{writer.versions:,} versions")  # fmt: skip
         return writer
 
-    def land(self, connection: psycopg.Connection) -> tuple[MicroBatch, BatchResult]:
-        """Write the next micro-batch file and load it (one transaction); the file is removed."""
+    def land(
+        self, connection: psycopg.Connection, writer: MicroBatchWriter | None = None
+    ) -> tuple[MicroBatch, BatchResult]:
+        """Write the next micro-batch file (of ``writer``'s template, by default the faults
+        phase's) and load it (one transaction); the file is removed."""
         self.micro_batches += 1
-        batch = self.micro_batch_writer.write(self.micro_batches)
+        batch = (writer or self.micro_batch_writer).write(self.micro_batches)
         try:
             [result] = load_paths(connection, [batch.path])
         finally:
@@ -1209,12 +1251,14 @@ class Bench:
 
     @contextmanager
     def landing(
-        self, *, first_before: bool = False
+        self, *, first_before: bool = False, paced: bool = False
     ) -> Iterator[list[tuple[MicroBatch, BatchResult]]]:
         """Micro-batches land one after the other in a thread until the block ends (at least
         one, however short the block); the list fills as they commit. ``first_before``: the
-        block starts once the first batch has committed. An error of the thread is raised at
-        the end of the block."""
+        block starts once the first batch has committed. ``paced``: the live phase's batches
+        at its rate (``live_writer``), else the faults phase's as fast as they load. An error
+        of the thread is raised at the end of the block."""
+        writer, interval = self.live_writer if paced else (self.micro_batch_writer, 0.0)
         landed: list[tuple[MicroBatch, BatchResult]] = []
         errors: list[Exception] = []
         first_landed, block_ended = threading.Event(), threading.Event()
@@ -1222,10 +1266,12 @@ class Bench:
         def land_until_the_block_ends() -> None:
             try:
                 with self.connect() as connection:
+                    started = time.perf_counter()
                     while True:
-                        landed.append(self.land(connection))
+                        landed.append(self.land(connection, writer))
                         first_landed.set()
-                        if block_ended.is_set():
+                        next_one = started + len(landed) * interval
+                        if block_ended.wait(max(0.0, next_one - time.perf_counter())):
                             return
             except Exception as error:  # raised again in the main thread
                 errors.append(error)
@@ -1592,6 +1638,11 @@ class Bench:
                 ("BENCH_LOAD_ROWS", args.load_rows, 1_000_000),
                 ("BENCH_MICRO_BATCH_TASKS", args.micro_batch_tasks, 1700),
                 ("BENCH_PGBENCH_SECONDS", args.pgbench_seconds, 15),
+                (
+                    "BENCH_LIVE_TASKS_PER_SECOND",
+                    args.live_tasks_per_second,
+                    args.tasks / (args.days * 86_400) * LIVE_PEAK_FACTOR,
+                ),
             )
             if value != default
         ]

@@ -21,6 +21,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The value of `query` (one row, one column) read when `model` is built, as a typed literal,
+    for a view whose plan needs a bound PostgreSQL can estimate (stored_value's reason); the
+    query itself when `relation` does not exist yet or before execution. The view must stay
+    exact without it: use it as a redundant, looser condition beside the exact one. -#}
+{% macro value_when_built(query, type, relation) -%}
+    {%- if execute and load_relation(relation) is not none -%}
+        {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
+        '{{ value }}'::{{ type }}
+    {%- else -%}
+        ({{ query }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The watermark of this build. -#}
 {% macro current_watermark() -%}
     (select batch_id from {{ ref('int_batch_watermark') }})

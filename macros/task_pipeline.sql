@@ -223,19 +223,25 @@ costed_tasks as (
 
 {#- The current picture of the tasks matching `where_sql` (a condition on the mart's columns):
     the marts' tasks that did not change since the last build, plus the live view's (which
-    holds those that did), with `columns` and is_live; no task twice. The condition is applied
-    to each side, so the mart is read through its indexes. -#}
+    holds those that did), with `columns` and is_live; no task twice. The live view is computed
+    once (a materialized CTE: the anti-join and the second branch read the same rows, and each
+    computation ranks, checks and prices every task that changed since the build); the
+    condition is applied to each side, so the mart is read through its indexes. -#}
 {% macro current_task_executions(columns, where_sql) %}
+    with live_task as materialized (
+        select * from {{ ref('live_task_executions') }}
+    )
+
     select {{ columns | join(', ') }}, false as is_live
     from {{ ref('task_executions') }} as built_task
     where
         ({{ where_sql }})
         and not exists (
-            select from {{ ref('live_task_executions') }} as live_task
+            select from live_task
             where live_task.id = built_task.id
         )
     union all
     select {{ columns | join(', ') }}, true as is_live
-    from {{ ref('live_task_executions') }} as live_task
+    from live_task
     where {{ where_sql }}
 {% endmacro %}

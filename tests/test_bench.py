@@ -12,17 +12,19 @@ Routing decision rows: 2,200 decisions + 2,185 completed with actuals + 66 re-ro
 of 2,266 distinct decisions. Batches: 4 reference files + 2 tables x 11 days = 26.
 The load phase exports the base data's versions: 2,000 + 1,998 + 1,990 = 5,988.
 
-The micro-batches (--micro-batch-tasks 100) copy the newest 100 tasks, 2100-2199: none stuck,
-none quarantined, so 300 versions; each micro-batch file holds them under fresh ids plus one
-unparseable line (301 lines: 300 versions loaded, 1 rejected row). The live phase lands them
-while each live metric's pgbench runs (at least one each), then one for the landing-to-live
-step and one before the build of the landing-to-marts step: l batches, 100 l new tasks. The
-faults phase lands as many as its build takes time (at least one), then 2 more (the 200 tasks
-of one more day) before the killed build: with b batches in all, raw holds 2,200 + 100 b tasks
-in 6,582 + 300 b versions, the task mart 2,199 + 100 b, quarantine still 1, raw.rejected_rows
-b; the faults' count (before the killed build) sees b - 2 of them, its build b - 2 - l. The
-killed load stops at line 2 + 5,988 / 2 = 2,996, after 2,994 rows; its rerun loads the 5,988
-rows once.
+Each micro-batch file holds the versions of the newest tasks under fresh ids plus one
+unparseable line (1 rejected row). The faults phase's (--micro-batch-tasks 100) copy the newest
+100 tasks, 2100-2199: none stuck, none quarantined, so 300 versions (301 lines). The live phase
+lands at 0.5 tasks a second (--live-tasks-per-second): first the 5 minutes' backlog
+(WAREHOUSE_MARTS_MAX_LAG_MINUTES), 150 tasks (2050-2199: 450 versions) in one batch, then
+batches of the newest 10 tasks (the fewest it lands; 30 versions) every 20 s: one per pgbench
+run of 1 s, one for the landing-to-live step and one before the build of the landing-to-marts
+step. The faults phase lands as many as its build takes time (at least one), then 2 more (the
+200 tasks of one more day) before the killed build. With f faults batches and l live batches
+of 10 tasks, raw holds 2,200 + n tasks (n = 100 f + 10 l + 150) in 6,582 + 3 n versions, the
+task mart 2,199 + n, quarantine still 1, raw.rejected_rows f + l + 1; the faults' count (before
+the killed build) sees all but the last 2. The killed load stops at line 2 + 5,988 / 2 = 2,996,
+after 2,994 rows; its rerun loads the 5,988 rows once.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
         "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
         "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50", "--micro-batch-tasks", "100",
+        "--live-tasks-per-second", "0.5",
         "--database", bench_database, "--report", str(report), "--curves", str(curves),
         "--command", "quick test run",
     ]  # fmt: skip
@@ -93,17 +96,25 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         def one(query: str) -> tuple:
             return connection.execute(query).fetchone()
 
-        micro = one(
-            "select count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
-            "from raw.load_batches where source_file like '%/task\\_executions\\_\\_micro\\_%' "
-            "and status = 'loaded'"
+        micro = dict(
+            connection.execute(
+                "select rows_loaded, count(*) from raw.load_batches "
+                "where source_file like '%/task\\_executions\\_\\_micro\\_%' "
+                "and status = 'loaded' and rows_read = rows_loaded + 1 and rows_rejected = 1 "
+                "group by rows_loaded"
+            ).fetchall()
         )
-        batches = micro[0]
-        assert batches >= 3
-        assert micro == (batches, 301 * batches, 300 * batches, batches)
+        faults_batches, live_batches = micro.get(300, 0), micro.get(30, 0)
+        assert faults_batches >= 3
+        assert live_batches >= 4  # a pgbench run of each live metric, then the two landings
+        assert micro == {300: faults_batches, 30: live_batches, 450: 1}
+        batches = faults_batches + live_batches + 1
+        new_tasks = 100 * faults_batches + 10 * live_batches + 150
+        assert one("select count(*) from raw.load_batches where source_file like "
+                   "'%/task\\_executions\\_\\_micro\\_%'") == (batches,)  # fmt: skip
         assert one("select count(distinct id), count(*) from raw.task_executions") == (
-            2200 + 100 * batches,
-            6582 + 300 * batches,
+            2200 + new_tasks,
+            6582 + 3 * new_tasks,
         )
         assert connection.execute(
             "select table_name, field, count(*) from raw.rejected_rows group by 1, 2"
@@ -136,7 +147,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
             "_batch_id as batch_id, _loaded_at from raw.task_executions) as batches) as ordered"
         ) == (True,)
         # raw = marts + quarantine after the builds
-        assert one("select count(*) from analytics.task_executions") == (2199 + 100 * batches,)
+        assert one("select count(*) from analytics.task_executions") == (2199 + new_tasks,)
         assert connection.execute(
             "select reason, count(*) from monitoring.quarantined_task_executions group by reason"
         ).fetchall() == [("negative_cost", 1)]
@@ -173,13 +184,13 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     storage = text[text.index("### Storage") : text.index("### Faults under load")]
     assert "| raw.task_executions | " in storage  # its month partitions counted with it
     assert "raw.task_executions_20" not in storage
-    live_batches = live_section_landed(text, bench_database, cached)
+    assert live_section_landed(text, bench_database, cached) == live_batches + 1
     faults = text[text.index("### Faults under load") : text.index("### Did not finish")]
-    faults_batches = batches - 2 - live_batches
-    assert f"{faults_batches:,} batches of 300 versions (100 new tasks) and one unparse" in faults
+    under_build = faults_batches - 2  # the last 2: the day of the killed build
+    assert f"{under_build:,} batches of 300 versions (100 new tasks) and one unparse" in faults
     assert (
-        f"**After the next build, they reconcile**: {2200 + 100 * (batches - 2):,} distinct "
-        f"parseable raw tasks = {2199 + 100 * (batches - 2):,} in `analytics.task_executions` + "
+        f"**After the next build, they reconcile**: {2200 + new_tasks - 200:,} distinct "
+        f"parseable raw tasks = {2199 + new_tasks - 200:,} in `analytics.task_executions` + "
         f"1 in `monitoring.quarantined_task_executions`; {batches - 2:,} rows in "
         "`raw.rejected_rows`" in faults
     )
@@ -224,18 +235,20 @@ def number(text: str) -> int:
 def live_section_landed(text: str, database: str, cached: list[str]) -> int:
     """Check the report's live layer section; return how many micro-batches the phase landed.
 
-    Each live metric's row: queries and percentiles measured while micro-batches landed (the
-    live view grows by their 100 tasks each); the landing-to-live step finds its task at the
-    first poll after the commit, with one batch more in the live view; the landing-to-marts
-    step's build takes in that view's tasks. The cached summaries are measured like the others
-    where the build has them (``cached``), else skipped with their reason."""
+    First the backlog of 150 tasks; then each live metric's row: queries and percentiles
+    measured while micro-batches of 10 tasks landed (one per run: one every 20 s, runs of 1 s);
+    the landing-to-live step finds its task at the first poll after the commit, with one batch
+    more in the live view; the landing-to-marts step's build takes in that view's tasks. The
+    cached summaries are measured like the others where the build has them (``cached``), else
+    skipped with their reason."""
     live = text[text.index("### Live layer") : text.index("### Single-row inserts")]
+    assert "meanwhile micro-batches land at the live rate, 0.5 new tasks a second" in live
     landed = re.search(
         r"The live phase landed ([\d,]+) micro-batches \(([\d,]+) task versions\) in all", live
     )
     assert landed is not None, live
     live_batches, live_versions = number(landed[1]), number(landed[2])
-    assert live_versions == 300 * live_batches
+    assert live_versions == 450 + 30 * (live_batches - 1)
     rows = {row["query"]: row for row in LATENCY_ROW.finditer(live)}
     assert list(rows) == ["live_savings_today", "live_last_five_minutes", *cached], live
     for row in rows.values():
@@ -243,13 +256,13 @@ def live_section_landed(text: str, database: str, cached: list[str]) -> int:
         assert number(row["queries"]) > 0
         assert 0 < float(row["p50"]) <= float(row["p95"]) <= float(row["p99"])
         assert row["met"] == ("met" if float(row["p95"]) <= 10 else "not met")
-        assert number(row["batches"]) >= 1  # landing ran the whole time
-        assert number(row["versions"]) == 300 * number(row["batches"])
-        assert number(row["after"]) >= number(row["before"]) + 100 * number(row["batches"])
-    # the live view grows from nothing (the hourly refresh built everything), run after run
+        assert number(row["batches"]) == 1
+        assert number(row["versions"]) == 30
+        assert number(row["after"]) == number(row["before"]) + 10
+    # the live view grows from the backlog (the hourly refresh built everything), run after run
     sizes = [(number(row["before"]), number(row["after"])) for row in rows.values()]
-    assert [before for before, _ in sizes] == [0] + [after for _, after in sizes[:-1]]
-    in_live_view = sizes[-1][1] + 100
+    assert [before for before, _ in sizes] == [150] + [after for _, after in sizes[:-1]]
+    in_live_view = sizes[-1][1] + 10
     skipped = [
         f"{relation}: skipped: analytics.{relation} does not exist (the cached summaries are "
         "not part of this build)"
@@ -282,8 +295,8 @@ def live_section_landed(text: str, database: str, cached: list[str]) -> int:
     )
     assert to_marts is not None, live
     assert number(to_marts[1]) == in_live_view
-    # one batch per pgbench run at least, then the two single landings
-    assert live_batches >= sum(number(row["batches"]) for row in rows.values()) + 2
+    # the backlog, one batch per pgbench run, then the two single landings
+    assert live_batches == 1 + len(rows) + 2
     unfinished = text[text.index("### Did not finish") :]
     assert [line for line in unfinished.splitlines() if line.startswith("- live:")] == [
         f"- live: {line}" for line in skipped

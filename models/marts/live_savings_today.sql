@@ -1,12 +1,14 @@
 {#- The specification's real-time savings counter (its query 3.2): each organization's savings
-    so far today (UTC), from the completed tasks that started today, taken from the marts and,
+    so far today (UTC), from the completed tasks that started today (start_time from today's
+    UTC midnight: the mart's (organization_id, start_time) index), taken from the marts and,
     for the tasks that changed since the last build, from the live view; no task twice
     (macro current_task_executions). A security_invoker view: the caller's row-level security
     applies to both. -#}
 with today as (
     {{ current_task_executions(
         ['organization_id', 'status', 'cost_usd', 'baseline_cost_usd', 'savings_usd'],
-        'start_date = ' ~ utc_date('now()')) }}
+        'start_time >= ' ~ utc_midnight(utc_date('now()'))
+        ~ ' and start_time < ' ~ utc_midnight('(' ~ utc_date('now()') ~ ' + 1)')) }}
 ),
 
 final as (

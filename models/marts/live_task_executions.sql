@@ -31,7 +31,15 @@ task_versions as (
     from raw_versions
     where raw_versions.id = any(array(
         select arrived.id from raw_versions as arrived
-        where arrived._batch_id = any(array(select arrived_batches.batch_id from arrived_batches))
+        where
+            arrived._batch_id = any(array(select arrived_batches.batch_id from arrived_batches))
+            -- redundant (the bound when this view was created, a literal, never above the
+            -- bound now): what the planner estimates from the batch index's real maximum; the
+            -- list above alone is estimated as a share of each partition's batches, and a
+            -- small partition was then read whole
+            and arrived._batch_id > {{ value_when_built(
+                'select coalesce(max(built_from_batch_id), 0) from ' ~ ref('task_executions'),
+                'bigint', ref('task_executions')) }}
     ))
 ),
 
