@@ -22,14 +22,19 @@ SEEDS_DBT_SELECT = "resource_type:seed"
 # rollups' incremental builds, downstream of no landing table, so selected by name.
 PURGED_DAYS_DBT_SELECT = "stg_platform__retention_purged_days"
 
+# MetricFlow's time spine (docs/semantic_layer.md): read at query time by `mf`, downstream of
+# nothing, so selected by name.
+TIME_SPINE_DBT_SELECT = "metricflow_time_spine"
+
 load_and_build_job = dg.define_asset_job(
     "load_and_build",
     selection=dg.AssetSelection.assets(load_landing_files).downstream()
     | build_dbt_asset_selection([dbt_warehouse], dbt_select=SEEDS_DBT_SELECT)
-    | build_dbt_asset_selection([dbt_warehouse], dbt_select=PURGED_DAYS_DBT_SELECT),
+    | build_dbt_asset_selection([dbt_warehouse], dbt_select=PURGED_DAYS_DBT_SELECT)
+    | build_dbt_asset_selection([dbt_warehouse], dbt_select=TIME_SPINE_DBT_SELECT),
     description="Load new landing files into raw, then dbt build everything downstream (and "
-    "the catalogue seeds the marts' tests read, and the view of the days retention purged, "
-    "which the rollups read).",
+    "the catalogue seeds the marts' tests read, the view of the days retention purged, which "
+    "the rollups read, and the semantic layer's time spine).",
     tags=BUILD_TAGS,
 )
 
