@@ -215,6 +215,13 @@ def test_demo_summary_prints_the_dashboard_rows(connection, dbt, tmp_path, capsy
         ["feature", "github_copilot", "1", "100.00%", "$0.6210", "3,600 s", "-"],
         # T3 failed: no cost, no duration; T4 timed out: not counted
         ["test", "openai_codex", "1", "0.00%", "-", "-", "-"],
+        ["March 2026 return on the platform fee (analytics.roi_summary):"],
+        ["organization", "developers", "platform fee", "savings", "net benefit", "ROI %",
+         "paid back in"],
+        # A: tier standard, 19.00 x 2 users (A2 joined on March 2nd); savings 0.00 (above)
+        ["Org A", "2", "$38.00", "$0.00", "-$38.00", "-100.00%", "not yet"],
+        # B: tier enterprise, 59.00 x 1
+        ["Org B", "1", "$59.00", "$0.00", "-$59.00", "-100.00%", "not yet"],
     ]  # fmt: skip
 
 

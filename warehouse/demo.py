@@ -230,6 +230,21 @@ where month_start = %(month)s
 order by task_type, avg_cost_usd nulls last, provider
 """
 
+ROI_MONTH = """
+select
+    organizations.name,
+    roi.total_developers,
+    roi.platform_fee_usd,
+    roi.total_savings_usd,
+    roi.net_benefit_usd,
+    roi.roi_percentage,
+    roi.payback_month
+from analytics.roi_summary as roi
+inner join analytics.organizations on roi.organization_id = organizations.id
+where roi.month_start = %(month)s
+order by roi.net_benefit_usd desc, organizations.name
+"""
+
 
 def _money(value: Decimal | None, places: int = 2) -> str | None:
     if value is None:
@@ -291,6 +306,19 @@ def print_summary(connection: psycopg.Connection, month: date) -> None:
               _seconds(median), quality)
              for task_type, provider, tasks, rate, cost, median, quality in rows],
             right=("tasks", "success %", "avg cost", "median duration", "avg quality"),
+            indent=INDENT,
+        )
+    )  # fmt: skip
+    rows = connection.execute(ROI_MONTH, {"month": month}).fetchall()
+    print(f"\n{INDENT}{title} return on the platform fee (analytics.roi_summary):")
+    print(
+        format_table(
+            ("organization", "developers", "platform fee", "savings", "net benefit", "ROI %",
+             "paid back in"),
+            [(name, f"{developers:,}", _money(fee), _money(savings), _money(net),
+              _percent(roi), payback.strftime("%B %Y") if payback else "not yet")
+             for name, developers, fee, savings, net, roi, payback in rows],
+            right=("developers", "platform fee", "savings", "net benefit", "ROI %"),
             indent=INDENT,
         )
     )  # fmt: skip
