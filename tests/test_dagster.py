@@ -582,7 +582,8 @@ def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
 
     assert message == (
         "1 new alerts: pricing_stale; data quality skipped: "
-        'relation "monitoring.data_quality_daily" does not exist'
+        'relation "monitoring.data_quality_daily" does not exist; cost anomalies skipped: '
+        'relation "analytics.cost_anomalies" does not exist'
     )
     today = datetime.now(UTC).date()
     assert alerts(connection) == [("pricing_stale", "warning", "raw.provider_pricing", today)]

@@ -158,6 +158,45 @@ def pricing_staleness_alert(
     return [alert]
 
 
+COST_ANOMALIES = """
+select
+    organization_id::text as organization_id,
+    metric_date,
+    total_tasks,
+    total_cost_usd,
+    trailing_median_cost_usd,
+    anomaly_score,
+    reason
+from analytics.cost_anomalies
+where is_anomaly and is_in_judged_window
+order by metric_date, organization_id
+"""
+
+
+def cost_anomaly_alerts(connection: psycopg.Connection) -> list[Alert]:
+    """A warning per organization and judged day that analytics.cost_anomalies marks as a cost
+    spike (docs/insights.md), with its reason in words."""
+    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        rows = cursor.execute(COST_ANOMALIES).fetchall()
+    return [
+        Alert(
+            "cost_anomaly",
+            "warning",
+            row["organization_id"],
+            row["metric_date"],
+            f"cost spike for organization {row['organization_id']} on {row['metric_date']}: "
+            f"{row['reason']}",
+            {
+                "total_tasks": row["total_tasks"],
+                "total_cost_usd": str(row["total_cost_usd"]),
+                "trailing_median_cost_usd": str(row["trailing_median_cost_usd"]),
+                "anomaly_score": str(row["anomaly_score"]),
+            },
+        )
+        for row in rows
+    ]
+
+
 def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: str | None) -> Alert:
     """The critical alert for a failed aggregation (or load) run."""
     return Alert(
@@ -332,6 +371,7 @@ def current_alerts(connection: psycopg.Connection) -> tuple[list[Alert], list[st
     rules = {
         "data quality": lambda: data_quality_alerts(connection),
         "pricing staleness": lambda: pricing_staleness_alert(connection),
+        "cost anomalies": lambda: cost_anomaly_alerts(connection),
     }
     alerts: list[Alert] = []
     notes: list[str] = []
