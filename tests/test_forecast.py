@@ -24,6 +24,7 @@ extra 0.70, plus Monday 30th and Tuesday 31st: 22.30 + 2.00 = 24.30. On the 30th
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -34,6 +35,7 @@ import pytest
 
 from tests.conftest import database_for_module
 from warehouse.dbt import run_dbt
+from warehouse.demo import print_insights
 from warehouse.ingest.loader import load_paths
 
 ORG, USER = "0000000a-0000-4000-8000-000000000000", "000000a1-0000-4000-8000-000000000000"
@@ -112,3 +114,17 @@ def test_the_backtest_forecasts_every_day_with_history_of_each_finished_month(co
         (date(2026, 3, 31), 1, d("24.30"), d("24.03"), d("24.57"), d("24.30"), d("0.00"), True,
          d("48.60"), True),
     ]  # fmt: skip
+
+
+def test_the_demo_prints_the_forecast_and_says_when_there_is_nothing_else(connection, capsys):
+    print_insights(connection)
+
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    cells = [re.split(r" {2,}", line) for line in lines if line and set(line) != {"-", " "}]
+    assert cells == [
+        ["Month-end forecast, 95 % interval (analytics.savings_forecast):"],
+        ["organization", "cost", "cost interval", "savings", "savings interval"],
+        ["Org A", "$24.13", "$22.80 to $25.45", "$48.25", "$45.60 to $50.90"],
+        ["Cost anomalies (analytics.cost_anomalies), latest first: none"],
+        ["Routing recommendations (analytics.routing_recommendations), best first: none"],
+    ]

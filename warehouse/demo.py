@@ -324,9 +324,70 @@ def print_summary(connection: psycopg.Connection, month: date) -> None:
     )  # fmt: skip
 
 
+FORECASTS = """
+select
+    organizations.name,
+    forecast.forecast_cost_usd,
+    forecast.forecast_cost_low_usd,
+    forecast.forecast_cost_high_usd,
+    forecast.forecast_savings_usd,
+    forecast.forecast_savings_low_usd,
+    forecast.forecast_savings_high_usd
+from analytics.savings_forecast as forecast
+inner join analytics.organizations on forecast.organization_id = organizations.id
+order by forecast.forecast_savings_usd desc, organizations.name
+"""
+
+ANOMALIES = """
+select organizations.name, anomalies.metric_date, anomalies.reason
+from analytics.cost_anomalies as anomalies
+inner join analytics.organizations on anomalies.organization_id = organizations.id
+where anomalies.is_anomaly
+order by anomalies.metric_date desc, organizations.name
+limit 5
+"""
+
+RECOMMENDATIONS = """
+select organizations.name, recommendations.reason
+from analytics.routing_recommendations as recommendations
+inner join analytics.organizations on recommendations.organization_id = organizations.id
+where recommendations.rank = 1
+order by recommendations.estimated_monthly_savings_usd desc, organizations.name
+limit 5
+"""
+
+
+def print_insights(connection: psycopg.Connection) -> None:
+    """The month-end forecast per organization, the latest cost anomalies and the best routing
+    recommendations (docs/insights.md)."""
+    rows = connection.execute(FORECASTS).fetchall()
+    print(f"\n{INDENT}Month-end forecast, 95 % interval (analytics.savings_forecast):")
+    print(
+        format_table(
+            ("organization", "cost", "cost interval", "savings", "savings interval"),
+            [(name, _money(cost), f"{_money(cost_low)} to {_money(cost_high)}",
+              _money(savings), f"{_money(savings_low)} to {_money(savings_high)}")
+             for name, cost, cost_low, cost_high, savings, savings_low, savings_high in rows],
+            right=("cost", "savings"),
+            indent=INDENT,
+        )
+    )  # fmt: skip
+    anomalies = connection.execute(ANOMALIES).fetchall()
+    print(f"\n{INDENT}Cost anomalies (analytics.cost_anomalies), latest first: "
+          f"{'none' if not anomalies else len(anomalies)}")  # fmt: skip
+    for name, day, reason in anomalies:
+        print(f"{INDENT}  {name}, {day}: {reason}")
+    recommendations = connection.execute(RECOMMENDATIONS).fetchall()
+    print(f"\n{INDENT}Routing recommendations (analytics.routing_recommendations), best first: "
+          f"{'none' if not recommendations else len(recommendations)}")  # fmt: skip
+    for name, reason in recommendations:
+        print(f"{INDENT}  {name}: {reason}")
+
+
 def _print_warehouse_summary(as_of: datetime) -> None:
     with postgres.connect() as connection:
         print_summary(connection, as_of.date().replace(day=1))
+        print_insights(connection)
 
 
 def _print_next_steps() -> None:
