@@ -339,6 +339,8 @@ def test_policies_survive_rebuilds(warehouse):
     assert {table for table, _ in before} == {
         "organization_analytics", "organizations", "routing_decisions", "task_executions",
         "teams", "user_analytics", "users",
+        # the insights by organization (docs/insights.md)
+        "cost_anomalies", "routing_recommendations", "savings_forecast",
     }  # fmt: skip
     build("run", "--full-refresh", "-s", "task_executions", "routing_decisions", "users+")
     build("run", "-s", "user_analytics")

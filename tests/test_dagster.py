@@ -193,9 +193,9 @@ def test_dagster_dev_prepares_the_manifest_so_an_edited_model_needs_no_parse_ste
     assert in_dev.returncode == 0, in_dev.stderr
     assert in_dev.stdout.strip() == str([
         "monitoring/added_since_last_parse", "monitoring/data_quality_daily",
-        "monitoring/database_health", "monitoring/invalid_status_transitions",
-        "monitoring/quarantined_task_executions", "monitoring/reconciliation_daily",
-        "monitoring/redactions_daily",
+        "monitoring/database_health", "monitoring/forecast_backtest",
+        "monitoring/invalid_status_transitions", "monitoring/quarantined_task_executions",
+        "monitoring/reconciliation_daily", "monitoring/redactions_daily",
     ])  # fmt: skip
     assert (project / "target" / "manifest.json").exists()
 
@@ -311,6 +311,12 @@ HOURLY_ASSETS = {
     dg.AssetKey(["staging", "int_live_last_five_minutes_cache"]),
     dg.AssetKey(["analytics", "live_savings_today_cached"]),
     dg.AssetKey(["analytics", "live_last_five_minutes_cached"]),
+    # the insights read the rollups (docs/insights.md)
+    dg.AssetKey(["analytics", "roi_summary"]),
+    dg.AssetKey(["analytics", "cost_anomalies"]),
+    dg.AssetKey(["analytics", "routing_recommendations"]),
+    dg.AssetKey(["analytics", "savings_forecast"]),
+    dg.AssetKey(["monitoring", "forecast_backtest"]),
 }
 
 
