@@ -15,7 +15,6 @@ The build runs as of 2026-03-31 00:00 UTC: the judged window (7 days) is March 2
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,23 +23,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import database_for_module
+from tests.handbuilt import built_warehouse, write, write_prices
 from warehouse.alerting.rules import cost_anomaly_alerts
-from warehouse.dbt import run_dbt
-from warehouse.ingest.loader import load_paths
 
 ORG_S, ORG_Q = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"
 USER_S, USER_Q = "000000a1-0000-4000-8000-000000000000", "000000b1-0000-4000-8000-000000000000"
 FIRST_DAY = date(2026, 3, 1)
 SPIKE, SMALL_DAY = date(2026, 3, 25), date(2026, 3, 27)
 AS_OF = "2026-03-31T00:00:00+00:00"
-
-
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def tasks_of(organization: int, org_id: str, user: str) -> list[dict[str, object]]:
@@ -73,22 +63,14 @@ def build_landing(landing: Path) -> None:
         {"id": USER_S, "organization_id": ORG_S, "name": "S", "created_at": "2020-01-01T00:00:00Z"},
         {"id": USER_Q, "organization_id": ORG_Q, "name": "Q", "created_at": "2020-01-01T00:00:00Z"},
     ])  # fmt: skip
-    write(landing / "provider_pricing.csv", [
-        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
-         "cost_per_token": "0.00003", "effective_from": "2020-01-01T00:00:00Z"},
-        {"id": "10000000-0000-4000-8000-000000000002", "provider": "openai_codex",
-         "cost_per_token": "0.00001", "effective_from": "2020-01-01T00:00:00Z"},
-    ])  # fmt: skip
+    write_prices(landing)
     write(landing / "task_executions.csv", tasks_of(1, ORG_S, USER_S) + tasks_of(2, ORG_Q, USER_Q))
 
 
 @pytest.fixture(scope="module")
 def connection(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("anomalies")
-    with database_for_module(server, tmp_path) as connection:
-        build_landing(tmp_path / "landing")
-        load_paths(connection, [tmp_path / "landing"])
-        run_dbt(["build"], as_of=AS_OF)
+    with built_warehouse(server, tmp_path, build_landing, AS_OF) as connection:
         yield connection
 
 

@@ -23,7 +23,6 @@ extra 0.70, plus Monday 30th and Tuesday 31st: 22.30 + 2.00 = 24.30. On the 30th
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -33,20 +32,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import database_for_module
-from warehouse.dbt import run_dbt
+from tests.handbuilt import built_warehouse, write, write_prices
 from warehouse.demo import print_insights
-from warehouse.ingest.loader import load_paths
 
 ORG, USER = "0000000a-0000-4000-8000-000000000000", "000000a1-0000-4000-8000-000000000000"
 AS_OF = "2026-04-15T00:00:00+00:00"
-
-
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def tokens_on(day: date) -> int:
@@ -61,12 +51,7 @@ def build_landing(landing: Path) -> None:
     write(landing / "users.csv", [
         {"id": USER, "organization_id": ORG, "name": "Ada", "created_at": "2020-01-01T00:00:00Z"}
     ])  # fmt: skip
-    write(landing / "provider_pricing.csv", [
-        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
-         "cost_per_token": "0.00003", "effective_from": "2020-01-01T00:00:00Z"},
-        {"id": "10000000-0000-4000-8000-000000000002", "provider": "openai_codex",
-         "cost_per_token": "0.00001", "effective_from": "2020-01-01T00:00:00Z"},
-    ])  # fmt: skip
+    write_prices(landing)
     days = [date(2026, 3, 2) + timedelta(days=n) for n in range(44)]  # to April 14th
     write(landing / "task_executions.csv", [
         {"id": f"00000000-0000-4000-8000-{number:012d}", "task_id": f"t{number}",
@@ -81,10 +66,7 @@ def build_landing(landing: Path) -> None:
 @pytest.fixture(scope="module")
 def connection(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("forecast")
-    with database_for_module(server, tmp_path) as connection:
-        build_landing(tmp_path / "landing")
-        load_paths(connection, [tmp_path / "landing"])
-        run_dbt(["build"], as_of=AS_OF)
+    with built_warehouse(server, tmp_path, build_landing, AS_OF) as connection:
         yield connection
 
 

@@ -14,7 +14,6 @@ platform_fee_overrides), Cy:
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,20 +22,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import database_for_module
-from warehouse.dbt import run_dbt
-from warehouse.ingest.loader import load_paths
+from tests.handbuilt import built_warehouse, write, write_prices
 
 ORG_A, ORG_B = "0000000a-0000-4000-8000-000000000000", "0000000b-0000-4000-8000-000000000000"
 ADA, BOB, CY = (f"000000a{n}-0000-4000-8000-000000000000" for n in (1, 2, 3))
 AS_OF = "2026-05-01T00:00:00+00:00"
-
-
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def build_landing(landing: Path) -> None:
@@ -49,12 +39,7 @@ def build_landing(landing: Path) -> None:
         {"id": user, "organization_id": org, "name": name, "created_at": "2020-01-01T00:00:00Z"}
         for user, org, name in ((ADA, ORG_A, "Ada"), (BOB, ORG_A, "Bob"), (CY, ORG_B, "Cy"))
     ])  # fmt: skip
-    write(landing / "provider_pricing.csv", [
-        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
-         "cost_per_token": "0.00003", "effective_from": "2020-01-01T00:00:00Z"},
-        {"id": "10000000-0000-4000-8000-000000000002", "provider": "openai_codex",
-         "cost_per_token": "0.00001", "effective_from": "2020-01-01T00:00:00Z"},
-    ])  # fmt: skip
+    write_prices(landing)
     write(landing / "task_executions.csv", [
         {"id": f"00000000-0000-4000-8000-00000000000{number}", "task_id": f"t{number}",
          "user_id": user, "organization_id": org, "task_type": "feature", "provider": provider,
@@ -71,12 +56,9 @@ def build_landing(landing: Path) -> None:
 @pytest.fixture(scope="module")
 def connection(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("roi")
-    with database_for_module(server, tmp_path) as connection:
-        build_landing(tmp_path / "landing")
-        load_paths(connection, [tmp_path / "landing"])
-        overrides = json.dumps({"platform_fee_overrides": {ORG_B: "5.00"}})
-        run_dbt(["build", "--vars", overrides], as_of=AS_OF)
-        yield connection
+    overrides = json.dumps({"platform_fee_overrides": {ORG_B: "5.00"}})
+    with built_warehouse(server, tmp_path, build_landing, AS_OF, "--vars", overrides) as built:
+        yield built
 
 
 def test_roi_by_organization_and_month(connection):

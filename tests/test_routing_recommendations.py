@@ -18,7 +18,6 @@ google 5, 100 %, 0.02.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -28,21 +27,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import database_for_module
+from tests.handbuilt import built_warehouse, write, write_prices
 from warehouse.dbt import run_dbt
-from warehouse.ingest.loader import load_paths
 
 ORGS = {name: f"0000000{name.lower()}-0000-4000-8000-000000000000" for name in "ABC"}
 USERS = {name: f"000000{name.lower()}1-0000-4000-8000-000000000000" for name in "ABC"}
 AS_OF = "2026-03-29T00:00:00+00:00"
 PRICES = {"github_copilot": "0.00003", "openai_codex": "0.00001", "google_code_assist": "0.00002"}
-
-
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def build_landing(landing: Path) -> None:
@@ -52,11 +43,7 @@ def build_landing(landing: Path) -> None:
         {"id": USERS[n], "organization_id": ORGS[n], "name": n,
          "created_at": "2020-01-01T00:00:00Z"} for n in ORGS
     ])  # fmt: skip
-    write(landing / "provider_pricing.csv", [
-        {"id": f"10000000-0000-4000-8000-00000000000{number}", "provider": provider,
-         "cost_per_token": price, "effective_from": "2020-01-01T00:00:00Z"}
-        for number, (provider, price) in enumerate(PRICES.items())
-    ])  # fmt: skip
+    write_prices(landing, PRICES)
     runs = [("A", "github_copilot", "completed")] * 5 + [("B", "openai_codex", "completed")] * 4
     runs += [("B", "openai_codex", "failed")] + [("B", "google_code_assist", "completed")] * 5
     runs += [("C", "github_copilot", "completed")] * 3
@@ -73,11 +60,9 @@ def build_landing(landing: Path) -> None:
 @pytest.fixture(scope="module")
 def connection(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("recommendations")
-    with database_for_module(server, tmp_path) as connection:
-        build_landing(tmp_path / "landing")
-        load_paths(connection, [tmp_path / "landing"])
-        run_dbt(["build", "--vars", json.dumps({"recommendation_min_tasks": 4})], as_of=AS_OF)
-        yield connection
+    minimum = json.dumps({"recommendation_min_tasks": 4})
+    with built_warehouse(server, tmp_path, build_landing, AS_OF, "--vars", minimum) as built:
+        yield built
 
 
 def test_a_cheaper_provider_of_the_same_success_is_recommended_with_its_evidence(connection):

@@ -27,9 +27,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import database_for_module
-from warehouse.dbt import dbt_environment, run_dbt
-from warehouse.ingest.loader import load_paths
+from tests.handbuilt import built_warehouse, write, write_prices
+from warehouse.dbt import dbt_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 MF = str(Path(sys.executable).parent / "mf")
@@ -37,13 +36,6 @@ ORG = "0000000a-0000-4000-8000-000000000000"
 T1, T2 = "000000b1-0000-4000-8000-000000000000", "000000b2-0000-4000-8000-000000000000"
 ADA, BOB, CY = (f"000000a{n}-0000-4000-8000-000000000000" for n in (1, 2, 3))
 AS_OF = "2026-04-02T00:00:00+00:00"
-
-
-def write(path: Path, rows: list[dict[str, object]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def build_landing(landing: Path) -> None:
@@ -58,12 +50,7 @@ def build_landing(landing: Path) -> None:
          "created_at": "2020-01-01T00:00:00Z"}
         for user, team, name in ((ADA, T1, "Ada"), (BOB, T1, "Bob"), (CY, T2, "Cy"))
     ])  # fmt: skip
-    write(landing / "provider_pricing.csv", [
-        {"id": "10000000-0000-4000-8000-000000000001", "provider": "github_copilot",
-         "cost_per_token": "0.00003", "effective_from": "2020-01-01T00:00:00Z"},
-        {"id": "10000000-0000-4000-8000-000000000002", "provider": "openai_codex",
-         "cost_per_token": "0.00001", "effective_from": "2020-01-01T00:00:00Z"},
-    ])  # fmt: skip
+    write_prices(landing)
 
     def run(number, user, provider, task_type, start, seconds, tokens, status):
         started = datetime.fromisoformat(start).replace(tzinfo=UTC)
@@ -88,10 +75,7 @@ def build_landing(landing: Path) -> None:
 def built(server, tmp_path_factory) -> Iterator[tuple[psycopg.Connection, Path]]:
     """The warehouse of these tests, built once: a connection, and a folder for mf's output."""
     tmp_path = tmp_path_factory.mktemp("semantic")
-    with database_for_module(server, tmp_path) as connection:
-        build_landing(tmp_path / "landing")
-        load_paths(connection, [tmp_path / "landing"])
-        run_dbt(["build"], as_of=AS_OF)
+    with built_warehouse(server, tmp_path, build_landing, AS_OF) as connection:
         yield connection, tmp_path
 
 
