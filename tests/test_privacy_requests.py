@@ -166,7 +166,7 @@ def test_an_organization_is_deleted_but_its_aggregates(warehouse, tmp_path):
     dry = privacy_command("delete", "--org", ORG_B, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     # 31: B's rows everywhere, among them its cost anomaly day and its forecast, which the
-    # next build computes again under the stand-in of its aggregates
+    # next build computes again from its kept aggregates
     assert f"would delete 31 rows about organization {ORG_B} (and their ids" in dry.stdout
     bad = privacy_command("delete", "--user", "not-a-uuid")
     assert bad.returncode == 2
