@@ -398,5 +398,6 @@ Next:
   eval "$(.venv/bin/warehouse env)"   # psql, dbt and dagster now reach this warehouse
   .venv/bin/dbt build                 # rebuild (run from the project root)
   .venv/bin/dbt docs generate && .venv/bin/dbt docs serve   # model and column docs
+  .venv/bin/mf query --saved-query organization_monthly_dashboard   # metrics by name (MetricFlow)
 """
     )
