@@ -965,6 +965,7 @@ class Bench:
         return self.writer_of_newest(tasks, "live"), tasks / rate
 
     def writer_of_newest(self, tasks: int, name: str) -> MicroBatchWriter:
+        """A micro-batch writer whose template is the newest ``tasks`` generated tasks."""
         newest = self.plan.total_tasks(self.generated_windows)
         numbers = range(max(0, newest - tasks), newest)
         with self.connect() as connection:
@@ -1222,14 +1223,8 @@ class Bench:
     @cached_property
     def micro_batch_writer(self) -> MicroBatchWriter:
         """The template of every micro-batch: the versions of the newest generated tasks."""
-        newest = self.plan.total_tasks(self.generated_windows)
-        numbers = range(max(0, newest - self.args.micro_batch_tasks), newest)
-        with self.connect() as connection:
-            writer = MicroBatchWriter.from_database(
-                connection, self.scratch / "micro-batches", self.plan.seed, numbers
-            )
-        self.clock.log(FAULTS, f"micro-batch template: {writer.tasks:,} tasks (numbers "
-                               f"{numbers.start:,} to {numbers.stop - 1:,}), "
+        writer = self.writer_of_newest(self.args.micro_batch_tasks, "faults")
+        self.clock.log(FAULTS, f"micro-batch template: the newest {writer.tasks:,} tasks, "
                                f"{writer.versions:,} versions")  # fmt: skip
         return writer
 

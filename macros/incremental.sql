@@ -14,8 +14,7 @@
     query itself as a subquery. -#}
 {% macro stored_value(query, type) -%}
     {%- if execute and is_incremental() -%}
-        {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
-        '{{ value }}'::{{ type }}
+        {{ query_literal(query, type) }}
     {%- else -%}
         ({{ query }})
     {%- endif -%}
@@ -27,11 +26,16 @@
     exact without it: use it as a redundant, looser condition beside the exact one. -#}
 {% macro value_when_built(query, type, relation) -%}
     {%- if execute and load_relation(relation) is not none -%}
-        {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
-        '{{ value }}'::{{ type }}
+        {{ query_literal(query, type) }}
     {%- else -%}
         ({{ query }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- The value of `query` (one row, one column), run now, as a typed literal. -#}
+{% macro query_literal(query, type) -%}
+    {%- set value = run_query('select (' ~ query ~ ')::text').columns[0].values()[0] -%}
+    '{{ value }}'::{{ type }}
 {%- endmacro %}
 
 {#- The watermark of this build. -#}

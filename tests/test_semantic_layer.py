@@ -203,3 +203,29 @@ def test_saved_query_team_productivity_equals_user_analytics(built):
         "on users.id = user_analytics.user_id where aggregation_period = 'weekly'"
     ).fetchall()
     assert sorted((d, t, u, n, s.normalize()) for d, t, u, n, s in weekly) == got
+
+
+def test_saved_queries_for_the_organization_dashboard_and_daily_savings(built):
+    """3.1 by month and 3.2 by day, as the docstring works them out."""
+    _, folder = built
+    monthly = mf_query(folder, "--saved-query", "organization_monthly_dashboard")
+    assert sorted(
+        (row["metric_time__month"][:10], row["organization"], number(row["cost"]),
+         number(row["baseline_cost"]), number(row["savings"]),
+         number(row["savings_percentage"]), int(row["tasks"]), int(row["active_developers"]))
+        for row in monthly
+    ) == [
+        ("2026-03-01", ORG, Decimal("0.045"), Decimal("0.075"), Decimal("0.03"), 40, 4, 2),
+        ("2026-04-01", ORG, Decimal("0.06"), Decimal("0.06"), 0, 0, 1, 1),
+    ]  # fmt: skip
+    daily = mf_query(folder, "--saved-query", "organization_daily_savings")
+    assert sorted(
+        (row["metric_time__day"][:10], row["organization"], number(row["savings"]),
+         int(row["completed_tasks"]))
+        for row in daily
+    ) == [
+        ("2026-03-02", ORG, Decimal("0.02"), 2),
+        ("2026-03-03", ORG, 0, 0),  # Bob's failed task
+        ("2026-03-09", ORG, Decimal("0.01"), 1),
+        ("2026-04-01", ORG, 0, 1),
+    ]  # fmt: skip

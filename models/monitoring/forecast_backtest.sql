@@ -1,7 +1,7 @@
 {#- The month-end forecast (macro month_end_forecast, analytics.savings_forecast) made on
-    every past day of every finished month of every organization with a full history behind
-    it, against what the month turned out to be: its absolute percentage error and whether
-    the 95 % interval held the actual (docs/insights.md, "Forecast" and its backtest). -#}
+    every past day of the last forecast_backtest_months finished months of every
+    organization with a full history behind it, against what the month turned out to be: its
+    absolute percentage error and whether the 95 % interval held the actual (docs/insights.md, "Forecast" and its backtest). -#}
 with monthly as (
     select * from {{ ref('organization_analytics') }}
     where aggregation_period = 'monthly'
@@ -30,6 +30,12 @@ points as (
         ) as forecast_day
     where
         (monthly.metric_date + interval '1 month')::date <= {{ utc_date(as_of()) }}
+        -- the last finished months only: each build's cost stays the same however long the
+        -- history grows
+        and monthly.metric_date >= (
+            date_trunc('month', {{ utc_date(as_of()) }})
+            - interval '{{ var("forecast_backtest_months") }} months'
+        )::date
         and forecast_day::date - first_days.first_day >= {{ var('forecast_history_days') }}
 ),
 

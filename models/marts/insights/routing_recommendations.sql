@@ -22,27 +22,30 @@ with window_tasks as (
         and status in ('completed', 'failed')
 ),
 
-current_mix as (
+-- one pass over the window's tasks for both sides: per organization and task type (the current
+-- mix, whatever provider ran it) and per task type and provider (every organization)
+sides as (
     select
         organization_id,
         task_type,
+        provider,
         count(*) as finished_tasks,
         count(*) filter (where status = 'completed') as completed_tasks,
         100.0 * count(*) filter (where status = 'completed') / count(*) as success_rate,
-        avg(cost_usd) filter (where status = 'completed') as avg_cost_usd
+        avg(cost_usd) filter (where status = 'completed') as avg_cost_usd,
+        grouping(provider) = 1 as is_current_mix
     from window_tasks
-    group by organization_id, task_type
+    group by grouping sets ((organization_id, task_type), (task_type, provider))
+),
+
+current_mix as (
+    select * from sides
+    where is_current_mix
 ),
 
 providers as (
-    select
-        task_type,
-        provider,
-        count(*) as finished_tasks,
-        100.0 * count(*) filter (where status = 'completed') / count(*) as success_rate,
-        avg(cost_usd) filter (where status = 'completed') as avg_cost_usd
-    from window_tasks
-    group by task_type, provider
+    select * from sides
+    where not is_current_mix
 ),
 
 candidates as (
