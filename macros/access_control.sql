@@ -47,6 +47,14 @@
         {%- set policies = {
             'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
         } -%}
+    {%- elif kind == 'budgets' -%}
+        {#- an organization's budgets (team_id null) and its teams' -#}
+        {%- set policies = {
+            'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
+            'team_lead_team_rows': (
+                ['analytics_team_lead'],
+                'team_id = (select identity.team_id from privacy.app_identity() as identity)'),
+        } -%}
     {%- elif kind == 'organizations' -%}
         {%- set policies = {
             'members_own_organization': (
@@ -61,7 +69,7 @@
                 'id = (select identity.team_id from privacy.app_identity() as identity)'),
         } -%}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("row_security: unknown kind '" ~ kind ~ "' (people, users, task_children, organization_aggregates, organizations, teams)") }}
+        {{ exceptions.raise_compiler_error("row_security: unknown kind '" ~ kind ~ "' (people, users, task_children, organization_aggregates, budgets, organizations, teams)") }}
     {%- endif -%}
     {%- do policies.update(everything) -%}
     {{ return(policies) }}

@@ -7,27 +7,35 @@
     days' residuals (cost minus its weekday's average) over the remaining
     days, widened for the weekday averages' own error (macro forecast_half_width). Used by
     analytics.savings_forecast (as_of) and monitoring.forecast_backtest (every past day)
-    alike. -#}
-{% macro month_end_forecast(points) %}
+    alike, and by analytics.budget_status for teams: `key` names the subject column of
+    `points` and of `daily` (a relation or CTE name with key, metric_date, total_cost_usd and
+    total_savings_usd, one row per subject and day with tasks; default organization_analytics'
+    daily rows, by organization_id). -#}
+{% macro month_end_forecast(points, key='organization_id', daily=none) %}
     with forecast_points as (
-        select organization_id, forecast_date from {{ points }}
+        select {{ key }}, forecast_date from {{ points }}
     ),
 
     forecast_daily as (
+        {%- if daily is none %}
         select organization_id, metric_date, total_cost_usd, total_savings_usd
         from {{ ref('organization_analytics') }}
         where aggregation_period = 'daily'
+        {%- else %}
+        select {{ key }}, metric_date, total_cost_usd, total_savings_usd
+        from {{ daily }}
+        {%- endif %}
     ),
 
     forecast_first_days as (
-        select organization_id, min(metric_date) as first_day
+        select {{ key }}, min(metric_date) as first_day
         from forecast_daily
-        group by organization_id
+        group by {{ key }}
     ),
 
     forecast_history as (
         select
-            forecast_points.organization_id,
+            forecast_points.{{ key }},
             forecast_points.forecast_date,
             history_day::date as metric_date,
             extract(isodow from history_day) as weekday,
@@ -35,7 +43,7 @@
             coalesce(forecast_daily.total_savings_usd, 0) as savings_usd
         from forecast_points
         inner join forecast_first_days
-            on forecast_points.organization_id = forecast_first_days.organization_id
+            on forecast_points.{{ key }} = forecast_first_days.{{ key }}
         cross join lateral generate_series(
             greatest(
                 forecast_first_days.first_day,
@@ -46,24 +54,24 @@
         ) as history_day
         left join forecast_daily
             on
-                forecast_points.organization_id = forecast_daily.organization_id
+                forecast_points.{{ key }} = forecast_daily.{{ key }}
                 and history_day::date = forecast_daily.metric_date
     ),
 
     forecast_weekdays as (
         select
-            organization_id,
+            {{ key }},
             forecast_date,
             weekday,
             avg(cost_usd) as cost_usd,
             avg(savings_usd) as savings_usd
         from forecast_history
-        group by organization_id, forecast_date, weekday
+        group by {{ key }}, forecast_date, weekday
     ),
 
     forecast_spread as (
         select
-            forecast_history.organization_id,
+            forecast_history.{{ key }},
             forecast_history.forecast_date,
             count(*) as history_days,
             avg(forecast_history.cost_usd) as cost_usd,
@@ -76,31 +84,31 @@
         from forecast_history
         inner join forecast_weekdays
             on
-                forecast_history.organization_id = forecast_weekdays.organization_id
+                forecast_history.{{ key }} = forecast_weekdays.{{ key }}
                 and forecast_history.forecast_date = forecast_weekdays.forecast_date
                 and forecast_history.weekday = forecast_weekdays.weekday
-        group by forecast_history.organization_id, forecast_history.forecast_date
+        group by forecast_history.{{ key }}, forecast_history.forecast_date
     ),
 
     forecast_month_to_date as (
         select
-            forecast_points.organization_id,
+            forecast_points.{{ key }},
             forecast_points.forecast_date,
             coalesce(sum(forecast_daily.total_cost_usd), 0) as cost_usd,
             coalesce(sum(forecast_daily.total_savings_usd), 0) as savings_usd
         from forecast_points
         left join forecast_daily
             on
-                forecast_points.organization_id = forecast_daily.organization_id
+                forecast_points.{{ key }} = forecast_daily.{{ key }}
                 and forecast_daily.metric_date
                 >= date_trunc('month', forecast_points.forecast_date)::date
                 and forecast_daily.metric_date < forecast_points.forecast_date
-        group by forecast_points.organization_id, forecast_points.forecast_date
+        group by forecast_points.{{ key }}, forecast_points.forecast_date
     ),
 
     forecast_remaining as (
         select
-            forecast_points.organization_id,
+            forecast_points.{{ key }},
             forecast_points.forecast_date,
             count(*) as days_remaining,
             sum(coalesce(forecast_weekdays.cost_usd, forecast_spread.cost_usd)) as cost_usd,
@@ -109,7 +117,7 @@
         from forecast_points
         inner join forecast_spread
             on
-                forecast_points.organization_id = forecast_spread.organization_id
+                forecast_points.{{ key }} = forecast_spread.{{ key }}
                 and forecast_points.forecast_date = forecast_spread.forecast_date
         cross join lateral generate_series(
             forecast_points.forecast_date,
@@ -118,14 +126,14 @@
         ) as remaining_day
         left join forecast_weekdays
             on
-                forecast_points.organization_id = forecast_weekdays.organization_id
+                forecast_points.{{ key }} = forecast_weekdays.{{ key }}
                 and forecast_points.forecast_date = forecast_weekdays.forecast_date
                 and extract(isodow from remaining_day) = forecast_weekdays.weekday
-        group by forecast_points.organization_id, forecast_points.forecast_date
+        group by forecast_points.{{ key }}, forecast_points.forecast_date
     )
 
     select
-        forecast_points.organization_id,
+        forecast_points.{{ key }},
         forecast_points.forecast_date,
         date_trunc('month', forecast_points.forecast_date)::date as month_start,
         forecast_spread.history_days,
@@ -159,15 +167,15 @@
     from forecast_points
     inner join forecast_spread
         on
-            forecast_points.organization_id = forecast_spread.organization_id
+            forecast_points.{{ key }} = forecast_spread.{{ key }}
             and forecast_points.forecast_date = forecast_spread.forecast_date
     inner join forecast_month_to_date
         on
-            forecast_points.organization_id = forecast_month_to_date.organization_id
+            forecast_points.{{ key }} = forecast_month_to_date.{{ key }}
             and forecast_points.forecast_date = forecast_month_to_date.forecast_date
     inner join forecast_remaining
         on
-            forecast_points.organization_id = forecast_remaining.organization_id
+            forecast_points.{{ key }} = forecast_remaining.{{ key }}
             and forecast_points.forecast_date = forecast_remaining.forecast_date
 {% endmacro %}
 

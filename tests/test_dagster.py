@@ -589,7 +589,9 @@ def test_alert_sensor_on_an_unbuilt_warehouse_says_so_and_still_checks_pricing(
     assert message == (
         "1 new alerts: pricing_stale; data quality skipped: "
         'relation "monitoring.data_quality_daily" does not exist; cost anomalies skipped: '
-        'relation "analytics.cost_anomalies" does not exist'
+        'relation "analytics.cost_anomalies" does not exist; budgets skipped: '
+        'relation "analytics.budget_status" does not exist; invoices skipped: '
+        'relation "analytics.invoice_reconciliation" does not exist'
     )
     today = datetime.now(UTC).date()
     assert alerts(connection) == [("pricing_stale", "warning", "raw.provider_pricing", today)]

@@ -197,6 +197,136 @@ def cost_anomaly_alerts(connection: psycopg.Connection) -> list[Alert]:
     ]
 
 
+BUDGETS_REACHED = """
+select
+    budget_id::text,
+    organization_id::text,
+    team_id::text,
+    budget_scope,
+    month_start,
+    budget_usd,
+    spent_usd,
+    spent_percentage,
+    forecast_spend_usd,
+    forecast_percentage,
+    threshold_reached,
+    is_forecast_over_budget
+from analytics.budget_status
+where month_status = 'current' and (threshold_reached is not null or is_forecast_over_budget)
+order by organization_id, team_id nulls first
+"""
+
+
+def _budget_severity(threshold: int) -> str:
+    if threshold >= 100:
+        return "critical"
+    return "warning" if threshold >= 80 else "info"
+
+
+def budget_alerts(connection: psycopg.Connection) -> list[Alert]:
+    """For each budget of the current month (analytics.budget_status): an alert for the highest
+    threshold of its spend reached (rule budget_spent_<percentage>) and one when its month-end
+    forecast is over budget (budget_forecast_over). Each is dated the month's first day, so the
+    alert store keeps one of each per budget and month however often the rules run."""
+    alerts: list[Alert] = []
+    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        rows = cursor.execute(BUDGETS_REACHED).fetchall()
+    for row in rows:
+        scope = row["budget_scope"]
+        subject = f"{scope} {row['team_id'] if scope == 'team' else row['organization_id']}"
+        month = row["month_start"].strftime("%Y-%m")
+        details = {
+            "budget_id": row["budget_id"],
+            "organization_id": row["organization_id"],
+            "team_id": row["team_id"],
+            "budget_usd": str(row["budget_usd"]),
+            "spent_usd": str(row["spent_usd"]),
+            "spent_percentage": str(row["spent_percentage"]),
+            "forecast_spend_usd": str(row["forecast_spend_usd"]),
+        }
+        threshold = row["threshold_reached"]
+        if threshold is not None:
+            alerts.append(
+                Alert(
+                    f"budget_spent_{threshold}",
+                    _budget_severity(threshold),
+                    subject,
+                    row["month_start"],
+                    f"{subject} has spent ${row['spent_usd']} of its ${row['budget_usd']} "
+                    f"budget for {month} ({row['spent_percentage']} %), {threshold} % reached",
+                    {**details, "threshold_percentage": threshold},
+                )
+            )
+        if row["is_forecast_over_budget"]:
+            alerts.append(
+                Alert(
+                    "budget_forecast_over",
+                    "warning",
+                    subject,
+                    row["month_start"],
+                    f"{subject} is forecast to spend ${row['forecast_spend_usd']} in {month}, "
+                    f"{row['forecast_percentage']} % of its ${row['budget_usd']} budget",
+                    details,
+                )
+            )
+    return alerts
+
+
+INVOICES_MISMATCHED = """
+select
+    invoice_id,
+    provider,
+    organization_id::text,
+    invoice_scope,
+    billing_period_start,
+    billing_period_end,
+    invoice_amount,
+    warehouse_cost_usd,
+    difference_usd,
+    difference_percentage,
+    status,
+    likely_causes
+from analytics.invoice_reconciliation
+where status in ('over_invoiced', 'under_invoiced')
+order by billing_period_start, provider, invoice_id
+"""
+
+
+def invoice_alerts(connection: psycopg.Connection) -> list[Alert]:
+    """A warning per invoice that analytics.invoice_reconciliation finds off the warehouse's
+    cost by more than the tolerance, with the likely causes it sees; dated the invoice's
+    billing period start (one per invoice)."""
+    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+        rows = cursor.execute(INVOICES_MISMATCHED).fetchall()
+    alerts = []
+    for row in rows:
+        scope = row["organization_id"] or "the platform"
+        percentage = row["difference_percentage"]
+        off = f"{percentage:+} %" if percentage is not None else "no warehouse cost"
+        causes = row["likely_causes"] or "none the warehouse can see"
+        alerts.append(
+            Alert(
+                "invoice_mismatch",
+                "warning",
+                f"{row['provider']} invoice {row['invoice_id']}",
+                row["billing_period_start"].astimezone(UTC).date(),
+                f"{row['provider']} invoice {row['invoice_id']} for {scope} is "
+                f"${row['invoice_amount']} against the warehouse's ${row['warehouse_cost_usd']} "
+                f"({row['status'].replace('_', '-')}, ${row['difference_usd']}, {off}); "
+                f"likely causes: {causes}",
+                {
+                    "organization_id": row["organization_id"],
+                    "invoice_amount": str(row["invoice_amount"]),
+                    "warehouse_cost_usd": str(row["warehouse_cost_usd"]),
+                    "difference_usd": str(row["difference_usd"]),
+                    "status": row["status"],
+                    "likely_causes": row["likely_causes"],
+                },
+            )
+        )
+    return alerts
+
+
 def job_failure_alert(job_name: str, run_id: str, started_at: datetime, error: str | None) -> Alert:
     """The critical alert for a failed aggregation (or load) run."""
     return Alert(
@@ -372,6 +502,8 @@ def current_alerts(connection: psycopg.Connection) -> tuple[list[Alert], list[st
         "data quality": lambda: data_quality_alerts(connection),
         "pricing staleness": lambda: pricing_staleness_alert(connection),
         "cost anomalies": lambda: cost_anomaly_alerts(connection),
+        "budgets": lambda: budget_alerts(connection),
+        "invoices": lambda: invoice_alerts(connection),
     }
     alerts: list[Alert] = []
     notes: list[str] = []

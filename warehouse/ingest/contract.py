@@ -154,6 +154,37 @@ TABLES: dict[str, Table] = {
                 Column("created_at", TS),
             ),
         ),
+        # Beyond the specification (docs/insights.md): monthly budgets per organization, or per
+        # team when team_id is set; budget_month is the month's first day (2026-11-01).
+        Table(
+            "budgets",
+            (
+                Column("id", UUID, required=True),
+                Column("organization_id", UUID, required=True),
+                Column("team_id", UUID),
+                Column("budget_month", TS, required=True),
+                Column("amount_usd", NUM, required=True),
+                Column("created_at", TS),
+                Column("updated_at", TS, required=True),
+            ),
+        ),
+        # The providers' invoices, for all the platform (organization_id empty) or one
+        # organization; the billing period runs from its start to its end, end excluded.
+        Table(
+            "provider_invoices",
+            (
+                Column("id", UUID, required=True),
+                Column("invoice_id", TEXT, required=True),
+                Column("provider", TEXT, required=True),
+                Column("organization_id", UUID),
+                Column("billing_period_start", TS, required=True),
+                Column("billing_period_end", TS, required=True),
+                Column("amount", NUM, required=True),
+                Column("currency", TEXT, required=True),
+                Column("issued_at", TS),
+                Column("updated_at", TS, required=True),
+            ),
+        ),
     )
 }
 
