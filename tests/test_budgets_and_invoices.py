@@ -268,8 +268,7 @@ def test_broken_invoices_are_kept_with_their_reason_and_the_counts_reconcile(con
          "invoice_id", 13),
     ]  # fmt: skip
     assert connection.execute(
-        "select source_line, field from raw.rejected_rows "
-        "where table_name = 'provider_invoices'"
+        "select source_line, field from raw.rejected_rows where table_name = 'provider_invoices'"
     ).fetchall() == [(14, "billing_period_start")]
     assert connection.execute(
         "select (select count(distinct id) from raw.provider_invoices), "

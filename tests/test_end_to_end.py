@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from tests.test_marts import AS_OF as MARTS_AS_OF
 from tests.test_marts import build_landing
@@ -253,4 +254,53 @@ def test_demo_run_keeps_dbt_output_in_the_log_and_shows_each_finished_node(tmp_p
         "      1 of 2 OK created sql view model staging.stg_platform__teams [CREATE VIEW in 0.25s]",
         "      2 of 2 WARN 3 unique_teams_id [WARN 3 in 0.05s]",
         "      1 of 1 PASS freshness of platform.teams [PASS in 0.06s]",
+    ]
+
+
+def test_generated_budgets_invoices_and_cost_spike_show_in_the_insights(connection, dbt, tmp_path):
+    """One organization from Monday 2026-01-19 to Wednesday 2026-03-04: February is the one
+    whole month, so each provider invoices it (on March 3rd); the spike is planted on Tuesday
+    March 3rd, inside the anomalies' judged week before as_of. The invoices bill at the same
+    contract prices as the warehouse: exact matches, but for google_code_assist, which also
+    bills failed tasks; the reconciliation finds that cause for the whole difference."""
+    landing = tmp_path / "landing"
+    end = date(2026, 3, 4)
+    generate(landing, GeneratorConfig(orgs=1, days=45, seed=11, end_date=end))
+    load_paths(connection, [landing])
+    dbt("build", as_of="2026-03-05T00:00:00+00:00")
+
+    (organization,) = connection.execute("select id from analytics.organizations").fetchone()
+    assert connection.execute(
+        "select organization_id, metric_date from analytics.cost_anomalies where is_anomaly"
+    ).fetchall() == [(organization, date(2026, 3, 3))]
+    invoices = connection.execute(
+        "select invoice_id, status, difference_usd, not_completed_cost_usd "
+        "from analytics.invoice_reconciliation order by invoice_id"
+    ).fetchall()
+    assert [row[:3] for row in invoices if row[1] == "matched"] == [
+        ("GHC-202602", "matched", 0),
+        ("OAI-202602", "matched", 0),
+    ]
+    ((invoice_id, status, difference, failed_cost),) = [
+        row for row in invoices if row[1] != "matched"
+    ]
+    assert (invoice_id, status) == ("GCA-202602", "over_invoiced")
+    (failed_only,) = connection.execute(
+        "select sum(cost_usd) from analytics.task_executions where status = 'failed' "
+        "and provider = 'google_code_assist' and start_time >= '2026-02-01' "
+        "and start_time < '2026-03-01'"
+    ).fetchone()
+    assert abs(difference - failed_only) <= Decimal("0.01")  # invoice and marts round apart
+    assert failed_cost >= failed_only  # the cause counts timed-out tasks with a cost too
+    assert connection.execute(
+        "select budget_scope, month_start, month_status, forecast_spend_usd is not null "
+        "from analytics.budget_status order by month_start, budget_scope"
+    ).fetchall() == [
+        (scope, month, status, True)
+        for month, status in (
+            (date(2026, 1, 1), "past"),
+            (date(2026, 2, 1), "past"),
+            (date(2026, 3, 1), "current"),
+        )
+        for scope in ("organization", "team")
     ]

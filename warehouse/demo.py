@@ -49,8 +49,8 @@ def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
         ]
         if not batches:
             return 0
-        for table in [*TABLES, "rejected_rows"]:
-            column = "batch_id" if table == "rejected_rows" else "_batch_id"
+        for table in [*TABLES, "rejected_rows", "redaction_counts"]:
+            column = "batch_id" if table in ("rejected_rows", "redaction_counts") else "_batch_id"
             connection.execute(
                 f"delete from raw.{table} where {column} = any(%s)",
                 (batches,),
@@ -118,11 +118,40 @@ def _prepare() -> None:
     with postgres.connect(autocommit=True) as connection:
         apply_migrations(connection)
         if remove_demo_batches(connection, landing):
-            # The previous demo's data is gone from raw; its incremental rollups (never
-            # fully refreshed, by design) must go too, so the demo starts clean.
-            connection.execute("drop schema if exists analytics cascade")
-            connection.execute("drop schema if exists monitoring cascade")
+            # The previous demo's data is gone from raw; what dbt built from it (incremental
+            # staging and rollups, never fully refreshed by design) must go too, so the demo
+            # starts clean. The monitoring tables the warehouse's own code writes stay.
+            drop_dbt_relations(connection)
     run_dbt(["--quiet", "parse", "--target-path", str(settings.project_dir() / "target")])
+
+
+# Tables of schema monitoring that migrations and the warehouse's code create and write, not dbt.
+CODE_OWNED_MONITORING_TABLES = (
+    "alerts",
+    "unrecognized_landing_files",
+    "health_snapshots",
+    "health_relations",
+    "health_queries",
+)
+
+
+def drop_dbt_relations(connection: psycopg.Connection) -> None:
+    """Drop what dbt builds: schemas staging, analytics and support, and the relations of
+    monitoring but those in CODE_OWNED_MONITORING_TABLES."""
+    for schema in ("analytics", "staging", "support"):
+        connection.execute(f"drop schema if exists {schema} cascade")
+    relations = connection.execute(
+        """
+        select relname, case relkind when 'v' then 'view' when 'm' then 'materialized view'
+            else 'table' end
+        from pg_catalog.pg_class
+        where relnamespace = 'monitoring'::regnamespace and relkind in ('r', 'p', 'v', 'm')
+            and relname <> all(%s)
+        """,
+        (list(CODE_OWNED_MONITORING_TABLES),),
+    ).fetchall()
+    for name, kind in relations:
+        connection.execute(f'drop {kind} if exists monitoring."{name}" cascade')
 
 
 def _raise_alerts() -> None:
@@ -356,6 +385,30 @@ order by recommendations.estimated_monthly_savings_usd desc, organizations.name
 limit 5
 """
 
+BUDGETS = """
+select
+    organizations.name,
+    teams.name,
+    budgets.budget_usd,
+    budgets.spent_usd,
+    budgets.spent_percentage,
+    budgets.forecast_spend_usd,
+    budgets.forecast_percentage
+from analytics.budget_status as budgets
+inner join analytics.organizations on budgets.organization_id = organizations.id
+left join analytics.teams on budgets.team_id = teams.id
+where budgets.month_status = 'current'
+order by organizations.name, teams.name nulls first
+"""
+
+INVOICES = """
+select invoice_id, billing_period_start, invoice_amount, warehouse_cost_usd, status,
+    likely_causes
+from analytics.invoice_reconciliation
+order by billing_period_start desc, invoice_id
+limit 6
+"""
+
 
 def print_insights(connection: psycopg.Connection) -> None:
     """The month-end forecast per organization, the latest cost anomalies and the best routing
@@ -382,6 +435,42 @@ def print_insights(connection: psycopg.Connection) -> None:
           f"{'none' if not recommendations else len(recommendations)}")  # fmt: skip
     for name, reason in recommendations:
         print(f"{INDENT}  {name}: {reason}")
+    print_billing(connection)
+
+
+def print_billing(connection: psycopg.Connection) -> None:
+    """This month's budgets (spent and forecast) and the latest invoices' reconciliation."""
+    budgets = connection.execute(BUDGETS).fetchall()
+    print(f"\n{INDENT}Budgets this month (analytics.budget_status): "
+          f"{'none' if not budgets else len(budgets)}")  # fmt: skip
+    if budgets:
+        print(
+            format_table(
+                ("organization", "team", "budget", "spent", "spent %", "forecast", "forecast %"),
+                [(name, team or "(all)", _money(budget), _money(spent), _percent(spent_share),
+                  _money(forecast), _percent(forecast_share))
+                 for name, team, budget, spent, spent_share, forecast, forecast_share in budgets],
+                right=("budget", "spent", "spent %", "forecast", "forecast %"),
+                indent=INDENT,
+            )
+        )  # fmt: skip
+    invoices = connection.execute(INVOICES).fetchall()
+    print(f"\n{INDENT}Provider invoices against the warehouse (analytics.invoice_reconciliation): "
+          f"{'none' if not invoices else len(invoices)}")  # fmt: skip
+    if invoices:
+        print(
+            format_table(
+                ("invoice", "month", "invoiced", "warehouse", "status"),
+                [(invoice, start.strftime("%Y-%m"), _money(amount), _money(cost),
+                  status.replace("_", "-"))
+                 for invoice, start, amount, cost, status, _ in invoices],
+                right=("invoiced", "warehouse"),
+                indent=INDENT,
+            )
+        )  # fmt: skip
+        for invoice, _, _, _, _, causes in invoices:
+            if causes:
+                print(f"{INDENT}  {invoice}: likely causes: {causes}")
 
 
 def _print_warehouse_summary(as_of: datetime) -> None:

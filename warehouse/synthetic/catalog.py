@@ -61,6 +61,7 @@ FAILURE_FACTOR = {
 SHARE_STUCK_RUNNING = 0.004
 SHARE_STUCK_PENDING = 0.001
 SHARE_DELIVERED_LATE = 0.02
+COST_SPIKE_FACTOR = 5  # tokens of the planted cost spike's tasks, times the usual
 MAX_DELIVERY_DELAY_DAYS = 5
 SHARE_WITH_PII = 0.02
 SHARE_REROUTED = 0.03  # tasks with a second, newer routing decision

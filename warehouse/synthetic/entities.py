@@ -21,6 +21,8 @@ class GeneratorConfig:
     # The moment the platform stands at: nothing starts after it and versions written after it
     # are not delivered yet (the task is still running). None: the end of ``end_date``.
     until: datetime | None = None
+    # Plant one cost spike (the first organization, the last weekday before end_date).
+    cost_spike: bool = True
 
     @property
     def start_date(self) -> date:

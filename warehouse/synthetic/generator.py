@@ -1,10 +1,13 @@
 """Generate a realistic, deterministic landing zone: reference data plus daily deliveries.
 
-``generate(out_dir, config)`` writes ``organizations``, ``teams``, ``users`` and
-``provider_pricing`` once, and ``task_executions__<day>`` / ``routing_decisions__<day>`` per
-delivery day. Task executions arrive as lifecycle versions (pending, running, completed or
-failed), mostly on the day they happen and sometimes days later. The same config always gives
-the same bytes: all randomness comes from one ``random.Random(seed)``.
+``generate(out_dir, config)`` writes ``organizations``, ``teams``, ``users``,
+``provider_pricing``, ``budgets`` and ``provider_invoices`` once, and
+``task_executions__<day>`` / ``routing_decisions__<day>`` per delivery day. Task executions
+arrive as lifecycle versions (pending, running, completed or failed), mostly on the day they
+happen and sometimes days later. With ``cost_spike``, the first organization's tasks on the
+last weekday before ``end_date`` use COST_SPIKE_FACTOR times the tokens (a cost anomaly to
+find). The same config always gives the same bytes: all randomness comes from one
+``random.Random(seed)``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.ingest.contract import PROVIDERS, TASK_TYPES
-from warehouse.synthetic import catalog
+from warehouse.synthetic import billing, catalog
 from warehouse.synthetic.chaos import add_chaos
 from warehouse.synthetic.entities import GeneratorConfig, Organization, Row
 from warehouse.synthetic.writers import write_table
@@ -60,6 +63,7 @@ class Generator:
         if config.until is not None:
             self.end = min(self.end, config.until)
         self.task_counter = 0
+        self.spike: tuple[str, date] | None = None  # (organization id, day) of the cost spike
 
     # ------------------------------------------------------------------ helpers
     def new_id(self) -> str:
@@ -248,6 +252,8 @@ class Generator:
         tokens = max(50, round(duration_ms / 1000 * catalog.TOKENS_PER_SECOND
                                * self.rng.lognormvariate(0, 0.3)))  # fmt: skip
         provider = self.route(task_type, pricing, started, tokens, duration_ms)
+        if self.spike == (organization.row["id"], started.date()):
+            tokens *= catalog.COST_SPIKE_FACTOR
         failure_rate = catalog.BASE_FAILURE_RATE[provider] * catalog.FAILURE_FACTOR[task_type]
         outcome = "completed"
         roll = self.rng.random()
@@ -406,6 +412,9 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
             deliveries.add("users", None, user)
     for row in pricing:
         deliveries.add("provider_pricing", None, row)
+    if config.cost_spike:
+        generator.spike = (organizations[0].row["id"], _last_weekday_before(config.end_date))
+    billed: list[billing.BilledTask] = []
     task_ids: set[str] = set()
     day = config.start_date
     while day <= config.end_date:
@@ -414,6 +423,8 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
                                         key=lambda item: item[1]):  # fmt: skip
                 versions, decisions = generator.task(organization, user, started, pricing)
                 task_ids.add(versions[0]["id"])
+                if billable := _billed(versions[-1], organization, user, pricing, generator.end):
+                    billed.append(billable)
                 for version in versions:
                     if version["updated_at"] > generator.end:
                         continue  # not written yet
@@ -428,6 +439,14 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
                                    generator.delivery_day(decision["created_at"],
                                                           may_be_late=False), decision)  # fmt: skip
         day += timedelta(days=1)
+    first_teams = {}
+    for row in deliveries.files["teams"]:
+        first_teams.setdefault(row["organization_id"], row["id"])
+    for row in billing.budgets([o.row for o in organizations], first_teams, billed,
+                               config.start_date, config.end_date):  # fmt: skip
+        deliveries.add("budgets", None, row)
+    for row in billing.invoices(billed, config.start_date, config.end_date, generator.end):
+        deliveries.add("provider_invoices", None, row)
     chaos_counts: dict[str, int] = {}
     if config.chaos:
         chaos_counts = add_chaos(generator, deliveries.files, organizations, pricing, task_ids)
@@ -450,6 +469,34 @@ def generate(out_dir: Path, config: GeneratorConfig) -> GenerationSummary:
     }  # fmt: skip
     (out_dir / "_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def _last_weekday_before(day: date) -> date:
+    day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def _billed(
+    final: Row, organization: Organization, user: Row, pricing: list[Row], end: datetime
+) -> billing.BilledTask | None:
+    """A finished task delivered by ``end`` as its provider bills it (contract price)."""
+    if final["status"] not in ("completed", "failed") or final["updated_at"] > end:
+        return None
+    tier = organization.row["pricing_tier"]
+    price = billing.contract_price(
+        pricing, final["provider"], final["task_type"], tier, final["start_time"]
+    )
+    cost = Generator.priced(price, final["tokens_used"], final["duration_ms"]) or Decimal(0)
+    return billing.BilledTask(
+        organization.row["id"],
+        user["team_id"],
+        final["provider"],
+        final["start_time"].date(),
+        final["status"],
+        cost,
+    )
 
 
 __all__ = ["TASK_TYPES", "GenerationSummary", "GeneratorConfig", "generate"]
