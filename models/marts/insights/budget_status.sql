@@ -19,7 +19,10 @@ as_of_day as (
 ),
 
 members as (
-    select id as user_id, team_id from {{ ref('users') }}
+    select
+        id as user_id,
+        team_id
+    from {{ ref('users') }}
     where team_id is not null
 ),
 

@@ -41,7 +41,7 @@ warehouse_costs as (
     from periods
     left join daily
         on
-            (periods.organization_id is null or daily.organization_id = periods.organization_id)
+            (periods.organization_id is null or periods.organization_id = daily.organization_id)
             and daily.metric_date >= {{ utc_date('periods.billing_period_start') }}
             and daily.metric_date < {{ utc_date('periods.billing_period_end') }}
     group by periods.invoice_record_id
@@ -73,8 +73,8 @@ compared as (
         on periods.invoice_record_id = warehouse_costs.invoice_record_id
 ),
 
-{#- the causes, looked for on the invoices that do not match only -#}
 mismatched as (
+    -- the causes are looked for on the invoices that do not match only
     select * from compared
     where status in ('over_invoiced', 'under_invoiced')
 ),
@@ -83,27 +83,27 @@ task_causes as (
     select
         mismatched.invoice_record_id,
         count(*) filter (
-            where tasks.status = 'completed' and tasks.cost_source <> 'pricing'
+            where task_rows.status = 'completed' and task_rows.cost_source <> 'pricing'
         ) as unpriced_tasks,
-        coalesce(sum(tasks.cost_usd) filter (
-            where tasks.status = 'completed' and tasks.cost_source <> 'pricing'
+        coalesce(sum(task_rows.cost_usd) filter (
+            where task_rows.status = 'completed' and task_rows.cost_source <> 'pricing'
         ), 0) as unpriced_cost_usd,
         count(*) filter (
-            where tasks.status in ('failed', 'timed_out') and tasks.cost_usd > 0
+            where task_rows.status in ('failed', 'timed_out') and task_rows.cost_usd > 0
         ) as not_completed_tasks,
-        coalesce(sum(tasks.cost_usd) filter (
-            where tasks.status in ('failed', 'timed_out') and tasks.cost_usd > 0
+        coalesce(sum(task_rows.cost_usd) filter (
+            where task_rows.status in ('failed', 'timed_out') and task_rows.cost_usd > 0
         ), 0) as not_completed_cost_usd
     from mismatched
-    inner join {{ ref('task_executions') }} as tasks
+    inner join {{ ref('task_executions') }} as task_rows
         on
-            tasks.provider = mismatched.provider
+            mismatched.provider = task_rows.provider
             and (
                 mismatched.organization_id is null
-                or tasks.organization_id = mismatched.organization_id
+                or mismatched.organization_id = task_rows.organization_id
             )
-            and tasks.start_time >= mismatched.billing_period_start
-            and tasks.start_time < mismatched.billing_period_end
+            and mismatched.billing_period_start <= task_rows.start_time
+            and mismatched.billing_period_end > task_rows.start_time
     group by mismatched.invoice_record_id
 ),
 
@@ -118,10 +118,10 @@ quarantine_causes as (
             lower(trim(quarantined.provider)) = mismatched.provider
             and (
                 mismatched.organization_id is null
-                or quarantined.organization_id = mismatched.organization_id
+                or mismatched.organization_id = quarantined.organization_id
             )
-            and quarantined.start_time >= mismatched.billing_period_start
-            and quarantined.start_time < mismatched.billing_period_end
+            and mismatched.billing_period_start <= quarantined.start_time
+            and mismatched.billing_period_end > quarantined.start_time
     group by mismatched.invoice_record_id
 ),
 
@@ -132,11 +132,11 @@ price_causes as (
     from mismatched
     inner join {{ ref('stg_platform__provider_pricing') }} as prices
         on
-            prices.provider = mismatched.provider
-            and prices.effective_from < mismatched.billing_period_end
+            mismatched.provider = prices.provider
+            and mismatched.billing_period_end > prices.effective_from
             and coalesce(prices.effective_until, 'infinity') > mismatched.billing_period_start
             and prices.created_at > prices.effective_from
-            and prices.created_at > mismatched.billing_period_start
+            and mismatched.billing_period_start < prices.created_at
     group by mismatched.invoice_record_id
 ),
 
@@ -197,22 +197,30 @@ final as (
         causes.not_completed_tasks,
         round(causes.not_completed_cost_usd, 2) as not_completed_cost_usd,
         causes.retroactive_price_rows,
-        nullif(concat_ws('; ',
-            case when causes.unpriced_tasks > 0 then
-                causes.unpriced_tasks || ' completed tasks not priced by the price list (their '
-                || 'reported cost or none: $' || round(causes.unpriced_cost_usd, 2) || ')'
+        nullif(concat_ws(
+            '; ',
+            case
+                when causes.unpriced_tasks > 0 then
+                    causes.unpriced_tasks || ' completed tasks not priced by the price list (their '
+                    || 'reported cost or none: $' || round(causes.unpriced_cost_usd, 2) || ')'
             end,
-            case when causes.quarantined_tasks > 0 then
-                causes.quarantined_tasks || ' tasks in quarantine (reported cost $'
-                || round(causes.quarantined_reported_cost_usd, 2) || ')'
+            case
+                when causes.quarantined_tasks > 0 then
+                    causes.quarantined_tasks || ' tasks in quarantine (reported cost $'
+                    || round(causes.quarantined_reported_cost_usd, 2) || ')'
             end,
-            case when causes.not_completed_tasks > 0 then
-                causes.not_completed_tasks || ' failed or timed-out tasks with a cost the '
-                || 'warehouse does not count ($' || round(causes.not_completed_cost_usd, 2) || ')'
+            case
+                when causes.not_completed_tasks > 0 then
+                    causes.not_completed_tasks || ' failed or timed-out tasks with a cost the '
+                    || 'warehouse does not count ($'
+                    || round(causes.not_completed_cost_usd, 2)
+                    || ')'
             end,
-            case when causes.retroactive_price_rows > 0 then
-                causes.retroactive_price_rows || ' price rows for the period created after they '
-                || 'took effect'
+            case
+                when causes.retroactive_price_rows > 0 then
+                    causes.retroactive_price_rows
+                    || ' price rows for the period created after they '
+                    || 'took effect'
             end
         ), '') as likely_causes,
         compared.issued_at,

@@ -52,7 +52,8 @@ reasons as (
         *,
         case
             when amount_usd <= 0 then 'non_positive_amount'
-            when budget_month
+            when
+                budget_month
                 <> date_trunc('month', budget_month at time zone 'UTC') at time zone 'UTC'
                 then 'not_a_month_start'
             when not is_known_organization then 'unknown_organization'
@@ -76,15 +77,17 @@ final as (
         case quarantine_reason
             when 'non_positive_amount' then 'amount_usd must be positive, not ' || amount_usd
             when 'not_a_month_start'
-                then 'budget_month must be the first day of a month (00:00 UTC), not '
-                || to_char(budget_month at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                then
+                    'budget_month must be the first day of a month (00:00 UTC), not '
+                    || to_char(budget_month at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
             when 'unknown_organization' then 'no organization ' || organization_id
             when 'unknown_team' then 'no team ' || team_id
             when 'team_of_another_organization'
                 then 'team ' || team_id || ' is not a team of organization ' || organization_id
             when 'replaced'
-                then 'replaced by budget ' || scope_winner_id
-                || ', updated later for the same scope and month'
+                then
+                    'replaced by budget ' || scope_winner_id
+                    || ', updated later for the same scope and month'
         end as quarantine_detail,
         created_at,
         updated_at,

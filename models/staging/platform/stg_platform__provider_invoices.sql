@@ -80,8 +80,9 @@ final as (
             when 'invalid_currency' then 'currency is not an ISO 4217 code: ' || currency
             when 'unknown_organization' then 'no organization ' || organization_id
             when 'replaced'
-                then 'replaced by invoice record ' || invoice_winner_id
-                || ', updated later with the same provider and invoice_id'
+                then
+                    'replaced by invoice record ' || invoice_winner_id
+                    || ', updated later with the same provider and invoice_id'
         end as quarantine_detail,
         issued_at,
         updated_at,
