@@ -3,12 +3,12 @@
     analytics.invoice_reconciliation. Newest versions of raw.budgets = budgets there + budgets
     here (likewise for invoices). -#}
 with budgets as (
-    select * from {{ ref('stg_platform__budgets') }}
+    select * from {{ ref('int_budgets_checked') }}
     where quarantine_reason is not null
 ),
 
 invoices as (
-    select * from {{ ref('stg_platform__provider_invoices') }}
+    select * from {{ ref('int_provider_invoices_checked') }}
     where quarantine_reason is not null
 ),
 

@@ -1,4 +1,4 @@
-{#- Each budget (stg_platform__budgets without the quarantined ones: an organization's, or a
+{#- Each budget (int_budgets_checked without the quarantined ones: an organization's, or a
     team's) against its month's spend, as of the build's as_of (docs/insights.md). Spent is the
     marts' cost of completed tasks in the month so far: organization_analytics' monthly row for
     an organization, the sum of user_analytics' monthly rows of the team's current members for
@@ -8,7 +8,7 @@
     none. threshold_reached is the highest of the budget_alert_percentages reached. -#}
 {%- set thresholds = var('budget_alert_percentages') | sort %}
 with budgets as (
-    select * from {{ ref('stg_platform__budgets') }}
+    select * from {{ ref('int_budgets_checked') }}
     where quarantine_reason is null
 ),
 

@@ -1,4 +1,4 @@
-{#- Each provider invoice (stg_platform__provider_invoices without the quarantined ones)
+{#- Each provider invoice (int_provider_invoices_checked without the quarantined ones)
     against the warehouse's cost for the same provider, scope (one organization, or the whole
     platform) and billing period (docs/insights.md): the marts' cost of completed tasks started
     in the period, summed from organization_analytics' daily provider_costs (exact). An invoice
@@ -10,7 +10,7 @@
     only), and price rows for the period created after they took effect (created_at after
     effective_from). -#}
 with invoices as (
-    select * from {{ ref('stg_platform__provider_invoices') }}
+    select * from {{ ref('int_provider_invoices_checked') }}
     where quarantine_reason is null
 ),
 
