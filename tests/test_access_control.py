@@ -340,7 +340,8 @@ def test_policies_survive_rebuilds(warehouse):
         "organization_analytics", "organizations", "routing_decisions", "task_executions",
         "teams", "user_analytics", "users",
         # the insights by organization (docs/insights.md)
-        "cost_anomalies", "routing_recommendations", "savings_forecast",
+        "cost_anomalies", "routing_recommendations", "savings_forecast", "budget_status",
+        "invoice_reconciliation",
     }  # fmt: skip
     build("run", "--full-refresh", "-s", "task_executions", "routing_decisions", "users+")
     build("run", "-s", "user_analytics")

@@ -1,6 +1,7 @@
 """analytics.budget_status and analytics.invoice_reconciliation, worked out by hand.
 
-Organization A has teams T1 (user U1) and T2 (user U2); organization B has no tasks. Prices:
+Organization A has teams T1 (user U1, its lead) and T2 (user U2) and an admin without tasks;
+organization B has an admin and no tasks. Prices:
 github_copilot 0.00003 and openai_codex 0.00001 a token from 2020 on. The build runs as of
 Wednesday 2026-04-15.
 
@@ -44,6 +45,7 @@ import psycopg
 import pytest
 
 from tests.handbuilt import built_warehouse, write, write_prices
+from tests.test_access_control import login
 from warehouse.alerting import store
 from warehouse.alerting.rules import budget_alerts, current_alerts, invoice_alerts
 
@@ -52,6 +54,7 @@ TEAM1, TEAM2 = "000000f1-0000-4000-8000-000000000000", "000000f2-0000-4000-8000-
 U1, U2 = "000000a1-0000-4000-8000-000000000000", "000000a2-0000-4000-8000-000000000000"
 AS_OF = "2026-04-15T00:00:00+00:00"
 UNKNOWN_ORG = "0000000c-0000-4000-8000-000000000000"
+ADMIN, ADMIN_B = "000000a3-0000-4000-8000-000000000000", "000000b1-0000-4000-8000-000000000000"
 
 
 def budget(number: int) -> str:
@@ -83,9 +86,12 @@ def build_landing(landing: Path) -> None:
         {"id": TEAM2, "organization_id": ORG, "name": "T2"},
     ])  # fmt: skip
     write(landing / "users.csv", [
-        {"id": user, "organization_id": ORG, "team_id": team, "name": name,
+        {"id": user, "organization_id": org, "team_id": team, "name": name, "role": role,
          "created_at": "2020-01-01T00:00:00Z"}
-        for user, team, name in ((U1, TEAM1, "Ada"), (U2, TEAM2, "Bob"))
+        for user, org, team, name, role in (
+            (U1, ORG, TEAM1, "Ada", "team_lead"), (U2, ORG, TEAM2, "Bob", "developer"),
+            (ADMIN, ORG, "", "Cy", "org_admin"), (ADMIN_B, ORG_B, "", "Di", "org_admin"),
+        )
     ])  # fmt: skip
     write_prices(landing)
     write(landing / "provider_pricing__retroactive.csv", [
@@ -314,3 +320,24 @@ def test_invoice_alerts_name_the_likely_causes(connection):
     )
     rules = {alert.rule for alert in current_alerts(connection)[0]}
     assert {"budget_spent_50", "budget_forecast_over", "invoice_mismatch"} <= rules
+
+
+@pytest.mark.parametrize(
+    ("role", "user", "budgets", "invoices"),
+    [
+        ("analytics_org_admin", ADMIN, [1, 2, 3, 4], ["CX-A-03", "CX-A-03-EUR", "CX-A-03-NOON",
+                                                     "CX-A-04"]),
+        ("analytics_team_lead", U1, [2], []),
+        ("analytics_org_admin", ADMIN_B, [], []),
+        ("analytics_developer", U2, [], []),
+    ],
+)  # fmt: skip
+def test_each_reader_sees_its_budgets_and_invoices_only(connection, role, user, budgets, invoices):
+    with login(role) as reader:
+        reader.execute("select set_config('app.user_id', %s, false)", (user,))
+        assert [row[0] for row in reader.execute(
+            "select budget_id::text from analytics.budget_status order by budget_id"
+        )] == [budget(number) for number in budgets]  # fmt: skip
+        assert [row[0] for row in reader.execute(
+            "select invoice_id from analytics.invoice_reconciliation order by invoice_id"
+        )] == invoices  # fmt: skip
