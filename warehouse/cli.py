@@ -202,6 +202,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(orgs=args.orgs, days=args.days, seed=args.seed)
 
 
+def _cmd_export_focus(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from warehouse.export.focus import (
+        FOCUS_VERSION,
+        FocusExportError,
+        export_focus,
+        output_format,
+        parse_month,
+        parse_organization,
+    )
+
+    try:
+        month = parse_month(args.month)
+        organization_id = parse_organization(args.org)
+        out = Path(args.out)
+        output_format(out)
+        with postgres.connect() as connection:
+            result = export_focus(connection, month, out, organization_id)
+    except FocusExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except psycopg.errors.UndefinedTable as error:
+        print(
+            f"error: {str(error).splitlines()[0]}: build the warehouse first (dbt build)",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"wrote {_plural(result.rows, 'FOCUS ' + FOCUS_VERSION + ' row')} for "
+        f"{month:%Y-%m} to {result.path} (billed cost {result.total_cost} USD)"
+    )
+    return 0
+
+
 def _cmd_privacy(args: argparse.Namespace) -> int:
     from warehouse.privacy.requests import (
         PrivacyRequestError,
@@ -470,6 +505,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=62)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=_cmd_demo)
+
+    export = commands.add_parser("export", help="export the marts for other tools")
+    formats = export.add_subparsers(dest="export_format", required=True, metavar="FORMAT")
+    focus = formats.add_parser(
+        "focus",
+        help="a month's costs in FOCUS 1.2 columns for finance tools (docs/focus.md)",
+        description="A month's costs of completed tasks, one row per organization, team, "
+        "provider, task type, price and UTC day, in FOCUS 1.2 columns (the FinOps Open Cost "
+        "and Usage Specification): CSV or Parquet, by the --out file's extension.",
+    )
+    focus.add_argument("--month", required=True, help="YYYY-MM")
+    focus.add_argument("--org", help="one organization's id (default: every organization)")
+    focus.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    focus.set_defaults(handler=_cmd_export_focus)
 
     _add_privacy_parser(commands)
     return parser

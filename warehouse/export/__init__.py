@@ -1,0 +1,1 @@
+"""Exports of the marts for other tools."""
