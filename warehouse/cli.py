@@ -375,16 +375,18 @@ def _cmd_retention(args: argparse.Namespace) -> int:
 
 
 def _cmd_health(_: argparse.Namespace) -> int:
+    from warehouse.alerting.channels import parse_urls
     from warehouse.alerting.publish import publish
     from warehouse.alerting.rules import database_health_alerts
     from warehouse.health import take_snapshot
 
+    delivery = settings.alert_delivery()
     try:
         thresholds = settings.health_thresholds()
+        channels = parse_urls(delivery.alert_urls)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    delivery = settings.alert_delivery()
     data_dir = settings.embedded_pgdata() if settings.uses_embedded_server() else None
     postgres.up()
     with postgres.connect(autocommit=True) as connection:
@@ -399,6 +401,7 @@ def _cmd_health(_: argparse.Namespace) -> int:
             log=logger,
             webhook_url=delivery.webhook_url,
             min_severity=delivery.min_severity,
+            alert_urls=channels,
         )
     print(
         f"health snapshot {snapshot.snapshot_id}: {_plural(snapshot.relations, 'relation')}, "

@@ -155,6 +155,7 @@ def drop_dbt_relations(connection: psycopg.Connection) -> None:
 
 
 def _raise_alerts() -> None:
+    from warehouse.alerting.channels import parse_urls
     from warehouse.alerting.publish import publish
     from warehouse.alerting.rules import current_alerts
 
@@ -168,6 +169,7 @@ def _raise_alerts() -> None:
             log=log,
             webhook_url=delivery.webhook_url,
             min_severity=delivery.min_severity,
+            alert_urls=parse_urls(delivery.alert_urls),
         )
         for note in notes:
             print(f"      {note}")

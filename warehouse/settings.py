@@ -46,17 +46,21 @@ def landing_dir() -> Path:
 
 @dataclass(frozen=True)
 class AlertDelivery:
-    """Where alerts are posted (``ALERT_WEBHOOK_URL``, a secret: never printed) and from which
-    severity (``ALERT_WEBHOOK_MIN_SEVERITY``); the CLI reads them here, Dagster as resources."""
+    """Where alerts are posted (``ALERT_WEBHOOK_URL`` and the Apprise channels of
+    ``ALERT_URLS``, secrets: never printed) and from which severity
+    (``ALERT_WEBHOOK_MIN_SEVERITY``); the CLI reads them here, Dagster as resources."""
 
     webhook_url: str
     min_severity: str
+    # ALERT_URLS: Apprise URLs (Slack, Teams, e-mail, JSON, ...), secrets: never printed
+    alert_urls: str = ""
 
 
 def alert_delivery() -> AlertDelivery:
     return AlertDelivery(
         webhook_url=os.environ.get("ALERT_WEBHOOK_URL", ""),
         min_severity=os.environ.get("ALERT_WEBHOOK_MIN_SEVERITY", DEFAULT_MIN_SEVERITY),
+        alert_urls=os.environ.get("ALERT_URLS", ""),
     )
 
 

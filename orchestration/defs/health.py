@@ -44,6 +44,7 @@ def database_health(
             log=context.log,
             webhook_url=alerting.webhook_url,
             min_severity=alerting.webhook_min_severity,
+            alert_urls=alerting.channels,
         )
     for note in snapshot.notes:
         context.log.warning(note)

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from orchestration.defs.project import DBT_PROJECT, dbt_executable
 from warehouse import postgres, settings
+from warehouse.alerting.channels import Channel, parse_urls
 from warehouse.alerting.publish import DEFAULT_MIN_SEVERITY
 from warehouse.dbt import dbt_environment, environment
 from warehouse.health import HealthThresholds
@@ -77,6 +78,15 @@ class AlertingResource(dg.ConfigurableResource):
         description="ALERT_WEBHOOK_MIN_SEVERITY: info | warning | critical; lower severities "
         "are stored and logged, not posted.",
     )
+    alert_urls: str = Field(
+        default="",
+        description="ALERT_URLS: Apprise URLs (slack://, msteams://, mailto://, json://, ...) "
+        "alerts are sent to as well, from the same severity (secrets).",
+    )
+
+    @property
+    def channels(self) -> list[Channel]:
+        return parse_urls(self.alert_urls)
 
 
 class RetentionResource(dg.ConfigurableResource):
@@ -175,6 +185,7 @@ def alerting_resource() -> AlertingResource:
     return AlertingResource(
         webhook_url=env_or("ALERT_WEBHOOK_URL", ""),
         webhook_min_severity=env_or("ALERT_WEBHOOK_MIN_SEVERITY", DEFAULT_MIN_SEVERITY),
+        alert_urls=env_or("ALERT_URLS", ""),
     )
 
 

@@ -45,6 +45,7 @@ def report_unrecognized(
             log=log,
             webhook_url=alerting.webhook_url,
             min_severity=alerting.webhook_min_severity,
+            alert_urls=alerting.channels,
         )
     names = ", ".join(item.path.name for item in files)
     count = f"{len(files)} unrecognized file" + ("" if len(files) == 1 else "s")
@@ -175,6 +176,7 @@ def data_quality_alert_sensor(
             log=context.log,
             webhook_url=alerting.webhook_url,
             min_severity=alerting.webhook_min_severity,
+            alert_urls=alerting.channels,
         )
     rules = ", ".join(alert.rule for alert in new)
     summary = f"{len(new)} new alerts: {rules}" if new else "no new alerts"
@@ -200,4 +202,5 @@ def job_failure_alert_sensor(
             log=context.log,
             webhook_url=alerting.webhook_url,
             min_severity=alerting.webhook_min_severity,
+            alert_urls=alerting.channels,
         )

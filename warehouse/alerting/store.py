@@ -1,4 +1,5 @@
-"""``monitoring.alerts``: every alert once, with when it was raised and delivered.
+"""``monitoring.alerts``: every alert once, with when it was raised and delivered (to the JSON
+webhook: ``delivered_at``; to each ALERT_URLS channel: ``monitoring.alert_deliveries``).
 
 The table belongs to the alerting code, not to dbt (dbt never writes it); it is created on first
 use, so a rebuilt ``monitoring`` schema gets it back.
@@ -29,6 +30,14 @@ create table if not exists monitoring.alerts (
 );
 comment on table monitoring.alerts is
     'Alerts raised by the orchestration (one per rule, subject, day and severity).';
+create table if not exists monitoring.alert_deliveries (
+    alert_id bigint not null references monitoring.alerts (alert_id) on delete cascade,
+    channel text not null,
+    delivered_at timestamptz not null default now(),
+    primary key (alert_id, channel)
+);
+comment on table monitoring.alert_deliveries is
+    'Which ALERT_URLS channel (a digest of its URL) accepted which alert, and when.';
 """
 
 INSERT = """
@@ -89,4 +98,37 @@ def undelivered(
 def mark_delivered(connection: psycopg.Connection, alert_id: int) -> None:
     connection.execute(
         "update monitoring.alerts set delivered_at = now() where alert_id = %s", (alert_id,)
+    )
+
+
+def undelivered_to(
+    connection: psycopg.Connection,
+    channel: str,
+    *,
+    severities: tuple[str, ...],
+    within: timedelta = timedelta(days=1),
+) -> list[tuple[int, Alert]]:
+    """Alerts of these severities raised in the last ``within`` that ``channel`` has not
+    accepted yet, oldest first."""
+    rows = connection.execute(
+        """
+        select alert_id, rule, severity, subject, alert_date, message, details
+        from monitoring.alerts
+        where raised_at >= %s and severity = any(%s)
+            and not exists (
+                select from monitoring.alert_deliveries as delivered
+                where delivered.alert_id = alerts.alert_id and delivered.channel = %s
+            )
+        order by alert_id
+        """,
+        (datetime.now(UTC) - within, list(severities), channel),
+    ).fetchall()
+    return [(row[0], Alert(*row[1:])) for row in rows]
+
+
+def mark_delivered_to(connection: psycopg.Connection, alert_id: int, channel: str) -> None:
+    connection.execute(
+        "insert into monitoring.alert_deliveries (alert_id, channel) values (%s, %s) "
+        "on conflict do nothing",
+        (alert_id, channel),
     )
