@@ -237,6 +237,21 @@ def _cmd_export_focus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from warehouse.report import ReportError, parse_month, parse_organization, write_report
+
+    try:
+        organization_id = parse_organization(args.org)
+        month = parse_month(args.month)
+        with postgres.connect() as connection:
+            path = write_report(connection, organization_id, month, Path(args.out))
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote the {month:%Y-%m} executive report to {path.resolve()}")
+    return 0
+
+
 def _cmd_privacy(args: argparse.Namespace) -> int:
     from warehouse.privacy.requests import (
         PrivacyRequestError,
@@ -508,6 +523,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=62)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(handler=_cmd_demo)
+
+    report = commands.add_parser(
+        "report",
+        help="an organization's monthly executive report, a self-contained HTML page",
+        description="The executive report of one organization and month (docs/reports.md): "
+        "savings, cost against baseline by day, providers, teams, ROI, forecast, anomalies, "
+        "recommendations and budgets, with charts; opens offline.",
+    )
+    report.add_argument("--org", required=True, help="the organization's id")
+    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--out", required=True, help="FILE.html")
+    report.set_defaults(handler=_cmd_report)
 
     export = commands.add_parser("export", help="export the marts for other tools")
     formats = export.add_subparsers(dest="export_format", required=True, metavar="FORMAT")
