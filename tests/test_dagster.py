@@ -194,7 +194,8 @@ def test_dagster_dev_prepares_the_manifest_so_an_edited_model_needs_no_parse_ste
     assert in_dev.stdout.strip() == str([
         "monitoring/added_since_last_parse", "monitoring/data_quality_daily",
         "monitoring/database_health", "monitoring/forecast_backtest",
-        "monitoring/invalid_status_transitions", "monitoring/quarantined_task_executions",
+        "monitoring/invalid_status_transitions", "monitoring/quarantined_billing_records",
+        "monitoring/quarantined_task_executions",
         "monitoring/reconciliation_daily", "monitoring/redactions_daily",
     ])  # fmt: skip
     assert (project / "target" / "manifest.json").exists()
@@ -317,6 +318,8 @@ HOURLY_ASSETS = {
     dg.AssetKey(["analytics", "routing_recommendations"]),
     dg.AssetKey(["analytics", "savings_forecast"]),
     dg.AssetKey(["monitoring", "forecast_backtest"]),
+    dg.AssetKey(["analytics", "budget_status"]),
+    dg.AssetKey(["analytics", "invoice_reconciliation"]),
 }
 
 
@@ -803,7 +806,7 @@ def test_dagster_keeps_runs_and_events_in_the_warehouse_postgres_when_configured
         "select count(*) from dagster.event_logs where run_id = %s"
         " and dagster_event_type = 'ASSET_MATERIALIZATION'",
         [run.run_id],
-    ).fetchone() == (9,)  # the six landing tables, rejected_rows, load_batches, redaction_counts
+    ).fetchone() == (11,)  # the 8 landing tables, rejected_rows, load_batches, redaction_counts
     assert connection.execute("select count(*) from raw.organizations").fetchone() == (1,)
     assert sorted(path.name for path in home.rglob("*.db")) == []
 

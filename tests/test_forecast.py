@@ -109,4 +109,6 @@ def test_the_demo_prints_the_forecast_and_says_when_there_is_nothing_else(connec
         ["Org A", "$24.13", "$22.80 to $25.45", "$48.25", "$45.60 to $50.90"],
         ["Cost anomalies (analytics.cost_anomalies), latest first: none"],
         ["Routing recommendations (analytics.routing_recommendations), best first: none"],
+        ["Budgets this month (analytics.budget_status): none"],
+        ["Provider invoices against the warehouse (analytics.invoice_reconciliation): none"],
     ]

@@ -390,8 +390,8 @@ def test_format_table_aligns_columns_and_sets_the_total_apart():
 
 EXPECTED_NAMES_LINE = (
     "expected names: <table>.<ext> or <table>__<anything>.<ext>, with <table> one of "
-    "organizations, teams, users, provider_pricing, task_executions, routing_decisions and "
-    "<ext> one of csv, jsonl, parquet"
+    "organizations, teams, users, provider_pricing, task_executions, routing_decisions, budgets, "
+    "provider_invoices and <ext> one of csv, jsonl, parquet"
 )
 
 

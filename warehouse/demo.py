@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -62,7 +63,7 @@ def remove_demo_batches(connection: psycopg.Connection, landing: Path) -> int:
 def run_demo(*, orgs: int, days: int, seed: int) -> int:
     from warehouse.synthetic.generator import GeneratorConfig, generate
 
-    total = 6
+    total = 7
     as_of = datetime.now(UTC).replace(microsecond=0)
     landing = demo_landing_dir()
     conn = _step(1, total, "starting the database", postgres.up)
@@ -109,7 +110,10 @@ def run_demo(*, orgs: int, days: int, seed: int) -> int:
         return 1
     _step(5, total, "summarizing", lambda: _print_warehouse_summary(as_of))
     _step(6, total, "raising alerts", _raise_alerts)
+    report = _step(7, total, "writing an executive report", lambda: _write_report(as_of))
     _print_next_steps()
+    if report:
+        print(f"Executive report: {report}   (open it in a browser; works offline)")
     return 0
 
 
@@ -479,6 +483,32 @@ def _print_warehouse_summary(as_of: datetime) -> None:
     with postgres.connect() as connection:
         print_summary(connection, as_of.date().replace(day=1))
         print_insights(connection)
+
+
+TOP_ORGANIZATION = """
+select organization_id, organizations.name
+from analytics.organization_analytics as monthly
+inner join analytics.organizations on monthly.organization_id = organizations.id
+where monthly.aggregation_period = 'monthly' and monthly.metric_date = %s
+order by monthly.total_savings_usd desc, organizations.name
+limit 1
+"""
+
+
+def _write_report(as_of: datetime) -> Path | None:
+    """The executive report of this month's organization with the most savings, under
+    $WAREHOUSE_HOME/reports (docs/reports.md)."""
+    from warehouse.report import write_report
+
+    month = as_of.date().replace(day=1)
+    with postgres.connect() as connection:
+        row = connection.execute(TOP_ORGANIZATION, (month,)).fetchone()
+        if row is None:
+            return None
+        organization_id, name = row
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        path = settings.warehouse_home() / "reports" / f"{slug}-{month:%Y-%m}.html"
+        return write_report(connection, organization_id, month, path)
 
 
 def _print_next_steps() -> None:
