@@ -14,6 +14,11 @@ from orchestration.defs.health import (
 from orchestration.defs.ingest_assets import load_landing_files
 from orchestration.defs.jobs import daily_build_job, hourly_status_job, load_and_build_job
 from orchestration.defs.live import live_summaries_job, live_summaries_schedule
+from orchestration.defs.reports import (
+    executive_reports,
+    monthly_reports_job,
+    monthly_reports_schedule,
+)
 from orchestration.defs.resources import resources
 from orchestration.defs.retention import retention_job
 from orchestration.defs.schedules import (
@@ -29,7 +34,7 @@ from orchestration.defs.sensors import (
 )
 
 defs = dg.Definitions(
-    assets=[load_landing_files, dbt_warehouse, database_health],
+    assets=[load_landing_files, dbt_warehouse, database_health, executive_reports],
     asset_checks=[raw_source_freshness],
     jobs=[
         load_and_build_job,
@@ -38,6 +43,7 @@ defs = dg.Definitions(
         retention_job,
         database_health_job,
         live_summaries_job,
+        monthly_reports_job,
     ],
     schedules=[
         daily_build_schedule,
@@ -45,6 +51,7 @@ defs = dg.Definitions(
         retention_schedule,
         database_health_schedule,
         live_summaries_schedule,
+        monthly_reports_schedule,
     ],
     sensors=[
         landing_files_sensor,

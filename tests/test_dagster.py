@@ -28,6 +28,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.health import HEALTH_ASSET_KEY
+from orchestration.defs.reports import REPORTS_ASSET_KEY
 from orchestration.defs.resources import (
     LandingDirectory,
     WarehouseResource,
@@ -390,8 +391,9 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     assert run.success
     graph = defs.resolve_asset_graph()
     materialized = {event.asset_key for event in run.get_asset_materialization_events()}
-    # every asset but the database health snapshot, which has its own 15-minute schedule
-    assert materialized == set(graph.get_all_asset_keys()) - {HEALTH_ASSET_KEY}
+    # every asset but the database health snapshot and the monthly reports, which have their
+    # own schedules
+    assert materialized == set(graph.get_all_asset_keys()) - {HEALTH_ASSET_KEY, REPORTS_ASSET_KEY}
     evaluations = run.get_asset_check_evaluations()
     assert {evaluation.asset_check_key for evaluation in evaluations} == set(graph.asset_check_keys)
     assert [e.asset_check_key for e in evaluations if not e.passed] == []
@@ -447,7 +449,7 @@ def test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks
     assert run.success
     built = {event.asset_key for event in run.get_asset_materialization_events()}
     dbt_keys = {key for key in graph.get_all_asset_keys() if key.path[0] != "raw"}
-    assert built == dbt_keys - {HEALTH_ASSET_KEY}
+    assert built == dbt_keys - {HEALTH_ASSET_KEY, REPORTS_ASSET_KEY}
     assert dg.AssetCheckKey(raw_tasks_key, "dbt_source_freshness") in {
         e.asset_check_key for e in run.get_asset_check_evaluations()
     }

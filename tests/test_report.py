@@ -10,15 +10,20 @@ budgets: the organization's 20.00 and T1's 12.00.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
+import dagster as dg
 import psycopg
 import pytest
 
+from orchestration.defs.reports import executive_reports
+from orchestration.defs.resources import AlertingResource, WarehouseResource
 from tests.handbuilt import built_warehouse
 from tests.test_budgets_and_invoices import AS_OF, ORG, build_landing
+from tests.test_notifications import http_server, mail_url, smtp_server
 from warehouse.cli import main
 from warehouse.report import money, percent
 
@@ -102,3 +107,50 @@ def test_a_month_without_tasks_or_an_unknown_organization_says_what_to_do(
     assert main(["report", "--org", "nope", "--month", "2026-04", "--out", str(out)]) == 1
     assert "--org must be an organization id (a UUID), not 'nope'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_monthly_asset_writes_each_report_and_sends_each_digest_once(
+    connection, tmp_path, monkeypatch
+):
+    """The Dagster asset for April 2026: organization A's report (B has no task in April),
+    its digest with the report attached to a JSON endpoint and a mailbox, and a second run
+    that writes the report again but sends nothing twice."""
+    monkeypatch.setenv("WAREHOUSE_REPORTS_DIR", str(tmp_path / "reports"))
+    with http_server([]) as (http_port, posts), smtp_server() as (smtp_port, mails):
+        alerting = AlertingResource(
+            alert_urls=f"json://127.0.0.1:{http_port}/digest {mail_url(smtp_port)}"
+        )
+        runs = [
+            dg.materialize(
+                [executive_reports],
+                partition_key="2026-04-01",
+                resources={"warehouse": WarehouseResource(), "alerting": alerting},
+            )
+            for _ in range(2)
+        ]
+
+    assert [run.success for run in runs] == [True, True]
+    (report,) = (tmp_path / "reports" / "2026-04").iterdir()
+    assert report.name == "org-a-0000000a.html"
+    metadata = [
+        {key: value.value for key, value in run.get_asset_materialization_events()[0]
+         .materialization.metadata.items() if key.startswith(("reports", "digests"))}
+        for run in runs
+    ]  # fmt: skip
+    assert metadata == [
+        {"reports": 1, "digests_sent": 2, "digests_already_sent": 0, "digests_failed": 0},
+        {"reports": 1, "digests_sent": 0, "digests_already_sent": 2, "digests_failed": 0},
+    ]
+    (post,) = posts
+    assert post["title"] == "Org A: April 2026 on the AI routing platform"
+    assert post["message"].startswith(
+        "Savings $21.60 (66.67 % of the baseline cost $32.40); cost $10.80.\n"
+        "14 tasks, 14 completed, by 1 developers.\n"
+    )
+    (attachment,) = post["attachments"]
+    assert attachment["filename"] == "org-a-0000000a.html"
+    assert base64.b64decode(attachment["base64"]) == report.read_bytes()
+    (mail,) = mails
+    assert [part.get_filename() for part in mail.walk() if part.get_filename()] == [
+        "org-a-0000000a.html"
+    ]

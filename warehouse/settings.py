@@ -40,6 +40,11 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("DBT_PROFILES_DIR", project_dir() / "profiles")).resolve()
 
 
+def reports_dir() -> Path:
+    """Where the executive reports are written (``WAREHOUSE_REPORTS_DIR``)."""
+    return Path(os.environ.get("WAREHOUSE_REPORTS_DIR", warehouse_home() / "reports")).resolve()
+
+
 def landing_dir() -> Path:
     return Path(os.environ.get("WAREHOUSE_LANDING_DIR", warehouse_home() / "landing")).resolve()
 

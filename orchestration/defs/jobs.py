@@ -28,7 +28,10 @@ TIME_SPINE_DBT_SELECT = "metricflow_time_spine"
 
 load_and_build_job = dg.define_asset_job(
     "load_and_build",
-    selection=dg.AssetSelection.assets(load_landing_files).downstream()
+    selection=(
+        dg.AssetSelection.assets(load_landing_files).downstream()
+        - dg.AssetSelection.groups("reports")  # monthly, on their own schedule
+    )
     | build_dbt_asset_selection([dbt_warehouse], dbt_select=SEEDS_DBT_SELECT)
     | build_dbt_asset_selection([dbt_warehouse], dbt_select=PURGED_DAYS_DBT_SELECT)
     | build_dbt_asset_selection([dbt_warehouse], dbt_select=TIME_SPINE_DBT_SELECT),
