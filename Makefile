@@ -11,13 +11,14 @@ WITH_DB := eval "$$($(WAREHOUSE) env)" &&
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
-	format manifest dagster dagster-home test-pg15 bench bench-foundation clean
+	format manifest dagster dagster-home dashboard test-pg15 bench bench-foundation clean
 
 help:
 	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
 	@echo "make test      ruff, sqlfluff and pytest (real PostgreSQL, real dbt, real Dagster)"
 	@echo "make dagster   the Dagster UI (lineage, checks, schedules, alerts) at http://127.0.0.1:3000"
 	@echo "make dagster-home   DAGSTER_HOME's dagster.yaml (for plain \`dagster dev\`)"
+	@echo "make dashboard the dashboard (savings, task log, providers, teams, ROI) at http://127.0.0.1:8501"
 	@echo "make install   create .venv from requirements.lock"
 	@echo "make db-up | db-down | db-status   the embedded PostgreSQL (unless PGHOST is set)"
 	@echo "make lint      ruff + sqlfluff;  make format   ruff format + sqlfluff fix"
@@ -64,6 +65,11 @@ manifest: db-up
 DAGSTER_PORT ?= 3000
 dagster: $(STAMP)
 	@$(WAREHOUSE) dagster --port $(DAGSTER_PORT)
+
+DASHBOARD_PORT ?= 8501
+dashboard: db-up
+	@$(WITH_DB) $(BIN)/streamlit run warehouse/dashboard/app.py --server.headless true \
+		--server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --browser.gatherUsageStats false
 
 # $DAGSTER_HOME/dagster.yaml (and schema dagster with WAREHOUSE_DAGSTER_STORAGE=postgres).
 dagster-home: db-up

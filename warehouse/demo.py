@@ -515,6 +515,7 @@ def _print_next_steps() -> None:
     print(
         """
 Next:
+  make dashboard                      # the dashboard at http://127.0.0.1:8501 (pick a viewer)
   make dagster                        # the UI at http://127.0.0.1:3000: lineage, checks, runs
   eval "$(.venv/bin/warehouse env)"   # psql, dbt and dagster now reach this warehouse
   .venv/bin/dbt build                 # rebuild (run from the project root)

@@ -1,0 +1,214 @@
+"""The dashboard: `make dashboard` (or `streamlit run warehouse/dashboard/app.py`).
+
+Pages: savings (today, live, and this month), the task execution log, providers, teams, the
+executive summary and an ROI calculator; every number read from the marts as the viewer
+(warehouse/dashboard/data.py). The viewer is picked in the sidebar (the demo's stand-in for
+sign-in) and kept in the URL (``?viewer=<user id>``), so a page can be linked to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import altair as alt
+import streamlit as st
+
+from warehouse.dashboard import data
+
+st.set_page_config(page_title="AI routing savings", layout="wide")
+
+
+def money(value: Decimal | float | None) -> str:
+    if value is None:
+        return "-"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def percent(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f} %"
+
+
+def pick_viewer() -> data.Viewer | None:
+    people = data.viewers()
+    if not people:
+        st.error("No user with a reader role in analytics.users: load and build the warehouse "
+                 "first (`make demo`).")  # fmt: skip
+        return None
+    by_id = {str(person.user_id): person for person in people}
+    chosen = st.query_params.get("viewer")
+    index = list(by_id).index(chosen) if chosen in by_id else 0
+    picked = st.sidebar.selectbox(
+        "Viewing as", list(by_id), index=index, format_func=lambda key: by_id[key].label,
+        key="viewer",
+    )  # fmt: skip
+    st.query_params["viewer"] = picked
+    st.sidebar.caption("Stands in for sign-in: each page shows what this person may see.")
+    return by_id[picked]
+
+
+def this_month() -> date:
+    return datetime.now(UTC).date().replace(day=1)
+
+
+def month_choice() -> date:
+    text = st.query_params.get("month")
+    try:
+        return date.fromisoformat(f"{text}-01") if text else this_month()
+    except ValueError:
+        return this_month()
+
+
+def savings_page() -> None:
+    viewer, month = st.session_state["viewer_object"], month_choice()
+    st.title("Savings")
+    with data.as_viewer(viewer) as connection:
+        numbers = data.savings(connection, month)
+        days = data.daily_savings(connection, month)
+    today, month_savings, share = st.columns(3)
+    today.metric("Savings today (live)", money(numbers["savings_today_usd"]),
+                 help="Completed tasks today: the marts plus the live layer.")  # fmt: skip
+    month_savings.metric(f"Savings in {month:%B %Y}", money(numbers["total_savings_usd"]))
+    share.metric("Savings %", percent(numbers["savings_percentage"]))
+    cost, baseline, tasks = st.columns(3)
+    cost.metric("Cost", money(numbers["total_cost_usd"]))
+    baseline.metric("Baseline cost", money(numbers["total_baseline_cost_usd"]))
+    tasks.metric("Tasks", f"{numbers['total_tasks']:,}")
+    if days:
+        values = [{"day": row["metric_date"].isoformat(), "savings": float(row["savings_usd"])}
+                  for row in days]  # fmt: skip
+        st.altair_chart(
+            alt.Chart(alt.Data(values=values)).mark_bar()
+            .encode(x=alt.X("day:T", title=None), y=alt.Y("savings:Q", title="savings, USD")),
+            use_container_width=True,
+        )  # fmt: skip
+
+
+def log_page() -> None:
+    viewer = st.session_state["viewer_object"]
+    st.title("Task execution log")
+    with data.as_viewer(viewer) as connection:
+        choices = data.log_choices(connection)
+    users = {str(row["id"]): row["name"] for row in choices["users"]}
+    user, provider, status, period = st.columns(4)
+    picked_user = user.selectbox(
+        "User", ["", *users], format_func=lambda key: users.get(key, "all")
+    )
+    picked_provider = provider.selectbox("Provider", ["", *choices["providers"]],
+                                         format_func=lambda key: key or "all")  # fmt: skip
+    picked_status = status.selectbox("Status", ["", *choices["statuses"]],
+                                     format_func=lambda key: key or "all")  # fmt: skip
+    days = period.date_input("Started between", value=(), format="YYYY-MM-DD")
+    start, end = (*tuple(days), None, None)[:2]
+    where = data.LogFilter(
+        user_id=UUID(picked_user) if picked_user else None,
+        provider=picked_provider or None,
+        status=picked_status or None,
+        start=start,
+        end=end,
+    )
+    page = int(st.number_input("Page", min_value=1, value=1, step=1))
+    with data.as_viewer(viewer) as connection:
+        total, rows = data.task_log(connection, where, page)
+    pages = max(1, -(-total // data.PAGE_SIZE))
+    st.caption(f"{total:,} tasks, page {page} of {pages}")
+    st.table([
+        {"task": row["task_id"], "started": f"{row['start_time']:%Y-%m-%d %H:%M}",
+         "user": row["user_name"], "type": row["task_type"], "provider": row["provider"],
+         "status": row["status"], "cost": money(row["cost_usd"]),
+         "savings": money(row["savings_usd"])}
+        for row in rows
+    ])  # fmt: skip
+
+
+def providers_page() -> None:
+    viewer, month = st.session_state["viewer_object"], month_choice()
+    st.title("Providers")
+    with data.as_viewer(viewer) as connection:
+        usage = data.provider_usage(connection, month)
+        performance = data.provider_performance(connection, month)
+    st.subheader(f"Your tasks by provider, {month:%B %Y}")
+    if usage:
+        st.altair_chart(
+            alt.Chart(alt.Data(values=[dict(row) for row in usage])).mark_bar()
+            .encode(y=alt.Y("provider:N", title=None, sort="-x"), x=alt.X("tasks:Q")),
+            use_container_width=True,
+        )  # fmt: skip
+    st.table([{"provider": row["provider"], "tasks": f"{row['tasks']:,}"} for row in usage])
+    st.subheader("Provider performance, all organizations")
+    st.table([
+        {"provider": row["provider"], "success %": percent(row["success_rate"]),
+         "avg cost per completed task": money(row["avg_cost_usd"]),
+         "finished tasks": f"{row['finished_tasks']:,}"}
+        for row in performance
+    ])  # fmt: skip
+
+
+def teams_page() -> None:
+    viewer = st.session_state["viewer_object"]
+    st.title("Team productivity")
+    with data.as_viewer(viewer) as connection:
+        rows = data.team_productivity(connection)
+    if not rows:
+        st.info("No week with tasks you may see.")
+        return
+    st.caption(f"Week of {rows[0]['week_start']:%Y-%m-%d}")
+    st.table([
+        {"rank": row["task_rank"], "developer": row["user_name"], "tasks": row["total_tasks"],
+         "completed": row["completed_tasks"], "savings": money(row["total_savings_usd"]),
+         "most used provider": row["most_used_provider"]}
+        for row in rows
+    ])  # fmt: skip
+
+
+def summary_page() -> None:
+    viewer, month = st.session_state["viewer_object"], month_choice()
+    st.title(f"Executive summary, {month:%B %Y}")
+    with data.as_viewer(viewer) as connection:
+        summary = data.executive_summary(connection, month)
+    if not summary:
+        st.info("The organization's figures are for its organization admins.")
+        return
+    st.subheader(summary["organization_name"])
+    first, second, third = st.columns(3)
+    first.metric("Savings", money(summary["total_savings_usd"]))
+    second.metric("Savings %", percent(summary["savings_percentage"]))
+    third.metric("ROI", percent(summary["roi_percentage"]))
+    first.metric("Cost", money(summary["total_cost_usd"]))
+    second.metric("Baseline cost", money(summary["total_baseline_cost_usd"]))
+    third.metric("Net benefit", money(summary["net_benefit_usd"]))
+
+
+def roi_page() -> None:
+    viewer, month = st.session_state["viewer_object"], month_choice()
+    st.title("ROI calculator")
+    with data.as_viewer(viewer) as connection:
+        summary = data.executive_summary(connection, month)
+        savings = data.savings(connection, month)["total_savings_usd"]
+    fee = st.number_input("Platform fee per developer and month, USD", min_value=0.0,
+                          value=float(summary.get("platform_fee_per_developer_usd") or 25),
+                          step=1.0)  # fmt: skip
+    default_developers = int(summary.get("total_developers") or 10)
+    developers = int(st.number_input("Developers", min_value=1, value=default_developers, step=1))
+    result = data.roi_what_if(Decimal(str(savings)), Decimal(str(fee)), developers)
+    first, second, third = st.columns(3)
+    first.metric(f"Savings in {month:%B %Y}", money(savings))
+    second.metric("Platform fee", money(result["platform_fee_usd"]))
+    third.metric("ROI", percent(result["roi_percentage"]))
+    st.metric("Net benefit", money(result["net_benefit_usd"]))
+
+
+viewer = pick_viewer()
+if viewer is not None:
+    st.session_state["viewer_object"] = viewer
+    navigation = st.navigation([
+        st.Page(savings_page, title="Savings", url_path="savings", default=True),
+        st.Page(log_page, title="Task log", url_path="log"),
+        st.Page(providers_page, title="Providers", url_path="providers"),
+        st.Page(teams_page, title="Teams", url_path="teams"),
+        st.Page(summary_page, title="Executive summary", url_path="summary"),
+        st.Page(roi_page, title="ROI calculator", url_path="roi"),
+    ])  # fmt: skip
+    navigation.run()
