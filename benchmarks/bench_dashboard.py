@@ -1,0 +1,173 @@
+"""Time the dashboard's pages on the current warehouse (the demo's: `make demo` first).
+
+Two measures per page, for one viewer of each role (an organization admin, a team lead, a
+developer), after a warm-up:
+  - server: the page's reads, as the viewer (warehouse/dashboard/data.py, the same calls the
+    page makes), N times each;
+  - browser: a real Chromium (Debian's, through Playwright) on `streamlit run`: the time from
+    clicking the page's link in the sidebar until the page has rendered and its script ended.
+Prints a Markdown table for docs/benchmarks.md; the target is the specification's 200 ms.
+
+    make bench-dashboard        # or: .venv/bin/python -m benchmarks.bench_dashboard --runs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from warehouse import settings
+from warehouse.dashboard import data
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+TARGET_MS = 200
+# page link -> the start of its heading
+PAGES = {
+    "Savings": "Savings",
+    "Task log": "Task execution log",
+    "Providers": "Providers",
+    "Teams": "Team productivity",
+    "Executive summary": "Executive summary",
+    "ROI calculator": "ROI calculator",
+}
+
+
+def server_reads(viewer: data.Viewer, month) -> dict[str, Callable[[], object]]:
+    """Each page's reads, as the page makes them."""
+
+    def run(*reads: Callable) -> Callable[[], object]:
+        def page() -> object:
+            with data.as_viewer(viewer) as connection:
+                return [read(connection) for read in reads]
+
+        return page
+
+    return {
+        "Savings": run(lambda c: data.savings(c, month), lambda c: data.daily_savings(c, month)),
+        "Task log": run(data.log_choices, lambda c: data.task_log(c, data.LogFilter(), 1)),
+        "Providers": run(
+            lambda c: data.provider_usage(c, month), lambda c: data.provider_performance(c, month)
+        ),
+        "Teams": run(data.team_productivity),
+        "Executive summary": run(lambda c: data.executive_summary(c, month)),
+        "ROI calculator": run(
+            lambda c: data.executive_summary(c, month), lambda c: data.savings(c, month)
+        ),
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def settled(page: Page, title: str) -> None:
+    page.wait_for_function(
+        """title => {
+            const heading = document.querySelector('h1');
+            return heading && heading.innerText.startsWith(title)
+                && !document.querySelector('[data-testid="stStatusWidget"]');
+        }""",
+        arg=title,
+        timeout=60_000,
+    )
+
+
+def start_app(log: Path) -> tuple[subprocess.Popen, str]:
+    port = 8599
+    app = settings.project_dir() / "warehouse" / "dashboard" / "app.py"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env=os.environ.copy(),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise SystemExit(f"streamlit did not start; its log: {log}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per page and viewer")
+    args = parser.parse_args()
+    people = data.viewers()
+    viewers = {}
+    for person in people:
+        viewers.setdefault(person.role, person)
+    if not viewers:
+        raise SystemExit("no user with a reader role: run `make demo` first")
+    month = datetime.now(UTC).date().replace(day=1)
+    rows = []
+    print(f"{len(viewers)} viewers, {args.runs} runs per page", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        process, url = start_app(Path(scratch) / "streamlit.log")
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                    args=CHROMIUM_ARGS,
+                )
+                for role, viewer in sorted(viewers.items()):
+                    reads = server_reads(viewer, month)
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    page.goto(f"{url}/?viewer={viewer.user_id}")
+                    settled(page, "Savings")
+                    for name in PAGES:
+                        server, clicks = [], []
+                        reads[name]()  # warm-up
+                        for _ in range(args.runs):
+                            started = time.perf_counter()
+                            reads[name]()
+                            server.append((time.perf_counter() - started) * 1000)
+                        other = "Savings" if name != "Savings" else "Task log"
+                        for run in range(args.runs + 1):
+                            page.get_by_role("link", name=other, exact=True).click()
+                            settled(page, PAGES[other])
+                            started = time.perf_counter()
+                            page.get_by_role("link", name=name, exact=True).click()
+                            settled(page, PAGES[name])
+                            if run:  # the first is the warm-up
+                                clicks.append((time.perf_counter() - started) * 1000)
+                        rows.append((role, name, server, clicks))
+                        print(f"  {role:<10} {name:<18} server p95 "
+                              f"{percentile(server, 0.95):6.1f} ms, browser p95 "
+                              f"{percentile(clicks, 0.95):6.1f} ms", flush=True)  # fmt: skip
+                    page.close()
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print("\n| viewer | page | server p50 / p95 ms | browser p50 / p95 ms | target 200 ms |")
+    print("|---|---|---|---|---|")
+    for role, name, server, clicks in rows:
+        met = "met" if percentile(clicks, 0.95) <= TARGET_MS else "not met"
+        print(f"| {role} | {name} | {statistics.median(server):.1f} / "
+              f"{percentile(server, 0.95):.1f} | {statistics.median(clicks):.0f} / "
+              f"{percentile(clicks, 0.95):.0f} | {met} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
