@@ -205,12 +205,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_export_focus(args: argparse.Namespace) -> int:
     import psycopg
 
+    from warehouse.arguments import ArgumentError, parse_month
     from warehouse.export.focus import (
         FOCUS_VERSION,
         FocusExportError,
         export_focus,
         output_format,
-        parse_month,
         parse_organization,
     )
 
@@ -221,7 +221,7 @@ def _cmd_export_focus(args: argparse.Namespace) -> int:
         output_format(out)
         with postgres.connect() as connection:
             result = export_focus(connection, month, out, organization_id)
-    except FocusExportError as error:
+    except (FocusExportError, ArgumentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except psycopg.errors.UndefinedTable as error:
@@ -238,14 +238,15 @@ def _cmd_export_focus(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from warehouse.report import ReportError, parse_month, parse_organization, write_report
+    from warehouse.arguments import parse_month, parse_organization
+    from warehouse.report import write_report
 
     try:
         organization_id = parse_organization(args.org)
         month = parse_month(args.month)
         with postgres.connect() as connection:
             path = write_report(connection, organization_id, month, Path(args.out))
-    except ReportError as error:
+    except ValueError as error:  # ReportError and the arguments' errors
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote the {month:%Y-%m} executive report to {path.resolve()}")

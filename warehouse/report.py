@@ -12,7 +12,6 @@ has rows (the report shows what exists; docs/reports.md).
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,6 +23,8 @@ from uuid import UUID
 import altair as alt
 import psycopg
 import vl_convert
+
+from warehouse.arguments import ArgumentError, next_month
 
 SUMMARY = """
 select
@@ -111,7 +112,7 @@ order by budgets.team_id nulls first, scope
 """
 
 
-class ReportError(ValueError):
+class ReportError(ArgumentError):
     """A report that cannot be made; the message says what to do instead."""
 
 
@@ -130,24 +131,6 @@ class ReportData:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def parse_month(text: str) -> date:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ReportError(f"--month must be YYYY-MM, like 2026-11, not {text!r}")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
-def parse_organization(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise ReportError(f"--org must be an organization id (a UUID), not {text!r}") from None
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 def _rows(connection: psycopg.Connection, query: str, parameters: dict) -> list[dict[str, Any]]:
     with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
         try:
@@ -162,7 +145,7 @@ def gather(connection: psycopg.Connection, organization_id: UUID, month: date) -
     parameters = {
         "organization_id": organization_id,
         "month": month,
-        "month_end": _next_month(month),
+        "month_end": next_month(month),
     }
     summaries = _rows(connection, SUMMARY, parameters)
     if not summaries:

@@ -16,19 +16,9 @@ import altair as alt
 import streamlit as st
 
 from warehouse.dashboard import data
+from warehouse.report import money, percent
 
 st.set_page_config(page_title="AI routing savings", layout="wide")
-
-
-def money(value: Decimal | float | None) -> str:
-    if value is None:
-        return "-"
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
-
-
-def percent(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value:,.2f} %"
 
 
 def pick_viewer() -> data.Viewer | None:

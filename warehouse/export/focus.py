@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,8 @@ from uuid import UUID
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from warehouse import arguments
 
 FOCUS_VERSION = "1.2"
 FORMATS = ("csv", "parquet")
@@ -127,7 +128,7 @@ order by tasks.charge_day, organizations.name, tasks.provider, tasks.task_type, 
 """
 
 
-class FocusExportError(ValueError):
+class FocusExportError(arguments.ArgumentError):
     """A request the export cannot serve; the message says what to do instead."""
 
 
@@ -138,20 +139,9 @@ class FocusExport:
     total_cost: Decimal
 
 
-def parse_month(text: str) -> date:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise FocusExportError(f"--month must be YYYY-MM, like 2026-11, not {text!r}")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
 def parse_organization(text: str | None) -> UUID | None:
-    if text is None:
-        return None
-    try:
-        return UUID(text)
-    except ValueError:
-        raise FocusExportError(f"--org must be an organization id (a UUID), not {text!r}") from None
+    """The optional --org."""
+    return None if text is None else arguments.parse_organization(text)
 
 
 def output_format(path: Path) -> str:
@@ -161,10 +151,6 @@ def output_format(path: Path) -> str:
             f"--out must end in .csv or .parquet (the format follows the name), not {path.name!r}"
         )
     return suffix
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def _midnight(day: date) -> datetime:
@@ -185,7 +171,7 @@ def focus_rows(
             f"no organization {organization_id} in analytics.organizations "
             "(is the id right, and the warehouse built?)"
         )
-    month_end = _next_month(month)
+    month_end = arguments.next_month(month)
     parameters = {
         "month_start": _midnight(month),
         "month_end": _midnight(month_end),
