@@ -170,6 +170,18 @@ def people_template(
         yield name
 
 
+@pytest.fixture(scope="session")
+def budgets_template(
+    server: settings.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The name of a database holding tests/budgets.py's warehouse, loaded and built once per
+    pytest process: the budgets, report and dashboard tests copy it."""
+    from tests.budgets import build_budgets
+
+    with build_budgets(server, tmp_path_factory.mktemp("budgets-template")) as name:
+        yield name
+
+
 # The longest tests (half a minute or more each: many dbt builds), longest first. Under
 # pytest-xdist's work-stealing scheduler (`make pytest`), each worker first gets one contiguous
 # share of the collection, and an idle worker later steals from the end of another's queue:

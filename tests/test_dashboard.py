@@ -31,8 +31,8 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.handbuilt import built_warehouse, write
-from tests.test_budgets_and_invoices import ADMIN, AS_OF, ORG, U1, U2, build_landing
+from tests.budgets import ADMIN, ORG, U1, U2, budgets_warehouse
+from tests.handbuilt import write
 from warehouse import settings
 from warehouse.ingest.loader import load_paths
 
@@ -46,9 +46,9 @@ RENDERED = '[data-testid="stMetricValue"], [data-testid="stTable"], [data-testid
 
 
 @pytest.fixture(scope="module")
-def warehouse(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
+def warehouse(server, budgets_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("dashboard")
-    with built_warehouse(server, tmp_path, build_landing, AS_OF) as connection:
+    with budgets_warehouse(server, tmp_path, budgets_template) as connection:
         started = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
         ended = started + timedelta(minutes=1)
         live = tmp_path / "live"

@@ -21,17 +21,16 @@ import pytest
 
 from orchestration.defs.reports import executive_reports
 from orchestration.defs.resources import AlertingResource, WarehouseResource
-from tests.handbuilt import built_warehouse
-from tests.test_budgets_and_invoices import AS_OF, ORG, build_landing
+from tests.budgets import ORG, budgets_warehouse
 from tests.test_notifications import http_server, mail_url, smtp_server
 from warehouse.cli import main
 from warehouse.report import money, percent
 
 
 @pytest.fixture(scope="module")
-def connection(server, tmp_path_factory) -> Iterator[psycopg.Connection]:
+def connection(server, budgets_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("report")
-    with built_warehouse(server, tmp_path, build_landing, AS_OF) as connection:
+    with budgets_warehouse(server, tmp_path, budgets_template) as connection:
         yield connection
 
 
