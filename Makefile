@@ -11,13 +11,14 @@ WITH_DB := eval "$$($(WAREHOUSE) env)" &&
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
-	format manifest dagster dagster-home dashboard test-pg15 bench bench-foundation bench-dashboard clean
+	format manifest dagster dagster-home dashboard api test-pg15 bench bench-foundation bench-dashboard clean
 
 help:
 	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
 	@echo "make test      ruff, sqlfluff and pytest (real PostgreSQL, real dbt, real Dagster)"
 	@echo "make dagster   the Dagster UI (lineage, checks, schedules, alerts) at http://127.0.0.1:3000"
 	@echo "make dagster-home   DAGSTER_HOME's dagster.yaml (for plain \`dagster dev\`)"
+	@echo "make api       the reporting API (OpenAPI docs at http://127.0.0.1:8000/docs)"
 	@echo "make dashboard the dashboard (savings, task log, providers, teams, ROI) at http://127.0.0.1:8501"
 	@echo "make install   create .venv from requirements.lock"
 	@echo "make db-up | db-down | db-status   the embedded PostgreSQL (unless PGHOST is set)"
@@ -70,6 +71,10 @@ DASHBOARD_PORT ?= 8501
 dashboard: db-up
 	@$(WITH_DB) $(BIN)/streamlit run warehouse/dashboard/app.py --server.headless true \
 		--server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --browser.gatherUsageStats false
+
+API_PORT ?= 8000
+api: db-up
+	@$(WAREHOUSE) api --port $(API_PORT)
 
 # $DAGSTER_HOME/dagster.yaml (and schema dagster with WAREHOUSE_DAGSTER_STORAGE=postgres).
 dagster-home: db-up

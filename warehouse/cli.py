@@ -253,6 +253,56 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    postgres.up()
+    uvicorn.run("warehouse.api.app:create_app", factory=True, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_api_key(args: argparse.Namespace) -> int:
+    from warehouse.api import keys
+    from warehouse.tables import format_table
+
+    postgres.up()
+    try:
+        with postgres.connect(autocommit=True) as connection:
+            if args.action == "create":
+                user_id = parse_user(args.user)
+                expires = date.fromisoformat(args.expires) if args.expires else None
+                made = keys.create_key(connection, user_id, expires)
+                print(f"key {made.key_id} for user {user_id}"
+                      + (f", expires {made.expires_at:%Y-%m-%d}" if made.expires_at else "")
+                      + " (shown once, store it now):")  # fmt: skip
+                print(made.token)
+            elif args.action == "list":
+                rows = [
+                    (key, user, prefix, f"{created:%Y-%m-%d %H:%M}",
+                     f"{expires:%Y-%m-%d}" if expires else None,
+                     f"{revoked:%Y-%m-%d %H:%M}" if revoked else None)
+                    for key, user, prefix, created, expires, revoked in keys.list_keys(connection)
+                ]  # fmt: skip
+                header = ("key", "user", "prefix", "created", "expires", "revoked")
+                print(format_table(header, rows))
+            else:
+                keys.revoke_key(connection, args.key_id)
+                print(f"key {args.key_id} revoked")
+    except ValueError as error:  # ApiKeyError, a bad --user or --expires
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parse_user(text: str):
+    from uuid import UUID
+
+    try:
+        return UUID(text)
+    except ValueError:
+        raise ValueError(f"--user must be a user id (a UUID), not {text!r}") from None
+
+
 def _cmd_privacy(args: argparse.Namespace) -> int:
     from warehouse.privacy.requests import (
         PrivacyRequestError,
@@ -536,6 +586,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", required=True, help="YYYY-MM")
     report.add_argument("--out", required=True, help="FILE.html")
     report.set_defaults(handler=_cmd_report)
+
+    api = commands.add_parser(
+        "api", help="serve the reporting API (docs/api.md; OpenAPI docs at /docs)"
+    )
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(handler=_cmd_api)
+
+    api_key = commands.add_parser("api-key", help="the reporting API's keys: create, list, revoke")
+    key_actions = api_key.add_subparsers(dest="action", required=True)
+    key_create = key_actions.add_parser("create", help="a new key for a user (shown once)")
+    key_create.add_argument("--user", required=True, help="the user's id")
+    key_create.add_argument("--expires", help="YYYY-MM-DD (default: never)")
+    key_actions.add_parser("list", help="every key (never a secret)")
+    key_revoke = key_actions.add_parser("revoke", help="revoke a key now")
+    key_revoke.add_argument("key_id", type=int)
+    api_key.set_defaults(handler=_cmd_api_key)
 
     export = commands.add_parser("export", help="export the marts for other tools")
     formats = export.add_subparsers(dest="export_format", required=True, metavar="FORMAT")

@@ -4,8 +4,6 @@ row-level security of the marts (docs/privacy.md) decides every row, as for any 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,25 +14,11 @@ import psycopg
 from psycopg import sql
 
 from warehouse import postgres
+from warehouse.readers import READER_ROLES, Viewer, as_viewer
 
-READER_ROLES = {
-    "org_admin": "analytics_org_admin",
-    "team_lead": "analytics_team_lead",
-    "developer": "analytics_developer",
-}
+__all__ = ["READER_ROLES", "Viewer", "as_viewer"]
+
 PAGE_SIZE = 25
-
-
-@dataclass(frozen=True)
-class Viewer:
-    user_id: UUID
-    name: str
-    role: str
-    organization_name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.role.replace('_', ' ')}, {self.organization_name})"
 
 
 def viewers() -> list[Viewer]:
@@ -53,17 +37,6 @@ def viewers() -> list[Viewer]:
             (list(READER_ROLES),),
         ).fetchall()
     return [Viewer(*row) for row in rows]
-
-
-@contextmanager
-def as_viewer(viewer: Viewer) -> Iterator[psycopg.Connection]:
-    """A connection in a transaction with the viewer's reader role and identity."""
-    with postgres.connect() as connection, connection.transaction():
-        connection.execute(
-            sql.SQL("set local role {}").format(sql.Identifier(READER_ROLES[viewer.role]))
-        )
-        connection.execute("select set_config('app.user_id', %s, true)", (str(viewer.user_id),))
-        yield connection
 
 
 def _one(connection: psycopg.Connection, query: str, parameters: Any = None) -> dict[str, Any]:

@@ -1,0 +1,211 @@
+"""The reporting API (warehouse/api/) on the budgets' hand-built warehouse (tests/budgets.py), as
+its users call it: keys made, listed and revoked with the real CLI, each endpoint's numbers
+against what the hand computation and the marts say, row-level security through each key's
+user, the cache, the refusals and the request log.
+
+April 2026: organization A's only tasks are team lead Ada's (T1), one a day: cost 10.80,
+baseline 32.40, savings 21.60 (66.67 %), 14 tasks; April 1st to 3rd (Wednesday to Friday)
+1.00 of cost and 2.00 of savings each; the week of Monday April 13th, 2 tasks. One more task of
+Ada's started an hour ago and landed after the build: today's savings are 2.00 (live layer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.budgets import ADMIN, ADMIN_B, ORG, TEAM1, U1, U2, budgets_warehouse
+from tests.handbuilt import write
+from warehouse.api.app import create_app
+from warehouse.cli import main
+from warehouse.ingest.loader import load_paths
+
+
+@pytest.fixture(scope="module")
+def warehouse(server, budgets_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
+    tmp_path = tmp_path_factory.mktemp("api")
+    with budgets_warehouse(server, tmp_path, budgets_template) as connection:
+        started = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+        ended = started + timedelta(minutes=1)
+        (tmp_path / "live").mkdir()
+        write(tmp_path / "live" / "task_executions__live.csv", [{
+            "id": "00000000-0000-4000-8000-000000000900", "task_id": "t-live", "user_id": U1,
+            "organization_id": ORG, "task_type": "feature", "provider": "openai_codex",
+            "start_time": started.isoformat(), "end_time": ended.isoformat(),
+            "tokens_used": 100_000, "status": "completed", "updated_at": ended.isoformat(),
+        }])  # fmt: skip
+        load_paths(connection, [tmp_path / "live"])
+        yield connection
+
+
+def new_key(user: str, capsys, *extra: str) -> str:
+    assert main(["api-key", "create", "--user", user, *extra]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"key \d+ for user .+ \(shown once, store it now\):", out[0])
+    return out[1]
+
+
+@pytest.fixture(scope="module")
+def client(warehouse) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def call(client: TestClient, token: str | None, path: str, **params: str):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.get(path, params=params, headers=headers)
+
+
+@pytest.fixture
+def admin(client, capsys) -> str:
+    return new_key(ADMIN, capsys)
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["last_build_age_seconds"] >= 0
+    assert client.get("/openapi.json").json()["info"]["title"] == "Generic Corp ROI warehouse API"
+
+
+def test_the_organization_dashboard_is_the_marts_and_other_organizations_are_not_found(
+    client, admin, capsys
+):
+    answer = call(client, admin, f"/v1/organizations/{ORG}/dashboard", month="2026-04")
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "organization_id": ORG, "organization_name": "Org A", "month_start": "2026-04-01",
+        "total_tasks": 14, "completed_tasks": 14, "total_cost_usd": "10.80",
+        "total_baseline_cost_usd": "32.40", "total_savings_usd": "21.60",
+        "savings_percentage": "66.67", "baseline_provider": "github_copilot",
+    }  # fmt: skip
+    other = new_key(ADMIN_B, capsys)
+    refused = call(client, other, f"/v1/organizations/{ORG}/dashboard", month="2026-04")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "not_found")
+    assert "Org A" not in refused.text
+
+
+def test_today_provider_comparison_team_productivity_and_series(client, admin, capsys):
+    today = call(client, admin, f"/v1/organizations/{ORG}/savings/today").json()
+    assert (today["completed_tasks"], today["total_savings_usd"]) == (1, "2.000000")
+
+    providers = call(client, admin, "/v1/providers/comparison", task_type="feature",
+                     month="2026-04").json()["providers"]  # fmt: skip
+    assert [(row["provider"], row["total_tasks"]) for row in providers] == [("openai_codex", 14)]
+
+    lead = new_key(U1, capsys)
+    week = call(client, lead, f"/v1/teams/{TEAM1}/productivity", week="2026-04-13").json()
+    assert [(row["user_name"], row["total_tasks"], row["task_rank"])
+            for row in week["developers"]] == [("Ada", 2, 1)]  # fmt: skip
+
+    series = call(client, admin, f"/v1/organizations/{ORG}/series", start="2026-04-01",
+                  end="2026-04-03").json()  # fmt: skip
+    assert [(row["metric_date"], row["total_cost_usd"], row["total_savings_usd"])
+            for row in series["rows"]] == [
+        ("2026-04-01", "1.00", "2.00"), ("2026-04-02", "1.00", "2.00"),
+        ("2026-04-03", "1.00", "2.00"),
+    ]  # fmt: skip
+    monthly = call(client, admin, f"/v1/organizations/{ORG}/series", start="2026-03-01",
+                   end="2026-04-30", grain="monthly", format="csv")  # fmt: skip
+    assert monthly.headers["content-type"].startswith("text/csv")
+    assert monthly.text.splitlines()[0] == (
+        "metric_date,period_end,total_tasks,completed_tasks,total_cost_usd,"
+        "total_baseline_cost_usd,total_savings_usd,savings_percentage"
+    )
+    assert monthly.text.splitlines()[2] == "2026-04-01,2026-05-01,14,14,10.80,32.40,21.60,66.67"
+
+
+def test_each_identity_sees_its_rows_and_never_shares_a_cached_answer(client, admin, capsys):
+    developer = new_key(U2, capsys)
+    path = f"/v1/organizations/{ORG}/series"
+    params = {"start": "2026-04-01", "end": "2026-04-04"}  # asked by nobody before
+
+    first, again = (call(client, admin, path, **params) for _ in range(2))
+    as_developer = call(client, developer, path, **params)
+
+    assert (first.headers["x-cache"], again.headers["x-cache"]) == ("miss", "hit")
+    assert as_developer.headers["x-cache"] == "miss"
+    assert len(first.json()["rows"]) == 4
+    assert as_developer.json()["rows"] == []  # the organization's rollup is for its admins
+
+
+def test_keys_are_listed_without_secrets_revoked_and_expired(client, warehouse, capsys):
+    token = new_key(U1, capsys, "--expires", "2099-01-01")
+    assert call(client, token, f"/v1/organizations/{ORG}/savings/today").status_code == 200
+    (key_id,) = warehouse.execute(
+        "select key_id from api.keys where prefix = %s", (token.split("_")[1],)
+    ).fetchone()
+
+    assert main(["api-key", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert token.split("_")[1] in listing
+    assert token not in listing
+    assert warehouse.execute(
+        "select count(*) from api.keys where key_hash = %s or prefix = %s", (token, token)
+    ).fetchone() == (0,)
+
+    assert main(["api-key", "revoke", str(key_id)]) == 0
+    assert capsys.readouterr().out == f"key {key_id} revoked\n"
+    revoked = call(client, token, f"/v1/organizations/{ORG}/savings/today?fresh=1")
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "unauthorized")
+
+    expiring = new_key(U1, capsys, "--expires", "2099-01-01")
+    warehouse.execute(
+        "update api.keys set expires_at = now() - interval '1 second' where prefix = %s",
+        (expiring.split("_")[1],),
+    )
+    assert call(client, expiring, "/v1/providers/comparison", task_type="feature",
+                month="2026-04").status_code == 401  # fmt: skip
+    assert call(client, None, "/v1/providers/comparison").status_code == 401
+    assert call(client, "gcw_nothing_here", "/v1/providers/comparison").status_code == 401
+    assert main(["api-key", "create", "--user", "nope"]) == 1
+    assert "--user must be a user id (a UUID), not 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "code", "field"),
+    [
+        (f"/v1/organizations/{ORG}/dashboard", {"month": "2026-13"}, 422, "invalid_parameter",
+         "month"),
+        ("/v1/organizations/not-a-uuid/dashboard", {"month": "2026-04"}, 422,
+         "invalid_parameter", "organization_id"),
+        (f"/v1/teams/{TEAM1}/productivity", {"week": "2026-04-14"}, 422, "invalid_parameter",
+         "week"),
+        (f"/v1/organizations/{ORG}/series", {"start": "2025-01-01", "end": "2026-04-30"}, 422,
+         "range_too_long", "end"),
+        ("/v1/providers/comparison", {"task_type": "feature' or 1=1 --", "month": "2026-04"},
+         422, "invalid_parameter", "task_type"),
+        (f"/v1/organizations/{ORG}'; drop table analytics.users; --/dashboard",
+         {"month": "2026-04"}, 422, "invalid_parameter", "organization_id"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_with_the_field_and_a_stable_code(
+    client, admin, warehouse, path, params, status, code, field
+):
+    answer = call(client, admin, path, **params)
+
+    assert answer.status_code == status
+    assert (answer.json()["error"]["code"], answer.json()["error"]["field"]) == (code, field)
+    assert warehouse.execute("select count(*) from analytics.users").fetchone()[0] > 0
+
+
+def test_every_request_is_recorded_without_the_key(client, admin, warehouse):
+    call(client, admin, f"/v1/organizations/{ORG}/dashboard", month="2026-04")
+
+    rows = warehouse.execute(
+        "select endpoint, status, key_id is not null, user_id::text from api.requests "
+        "where endpoint = '/v1/organizations/{organization_id}/dashboard' and status = 200"
+    ).fetchall()
+    assert rows
+    assert all(row[2] and row[3] == ADMIN for row in rows)
+    assert warehouse.execute(
+        "select count(*) from api.requests where endpoint like '%gcw_%' or method like '%gcw_%'"
+    ).fetchone() == (0,)

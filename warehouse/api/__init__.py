@@ -1,0 +1,1 @@
+"""The reporting API (`warehouse api`, docs/api.md)."""

@@ -1,0 +1,45 @@
+"""Reading the marts as a person: their reader role and identity (docs/privacy.md). The
+dashboard and the API run every query in a transaction under the person's reader role (``set
+local role``) with ``app.user_id`` set to them, so that the marts' row-level security decides
+each row, as for any BI tool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from warehouse import postgres
+
+READER_ROLES = {
+    "org_admin": "analytics_org_admin",
+    "team_lead": "analytics_team_lead",
+    "developer": "analytics_developer",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: UUID
+    name: str
+    role: str
+    organization_name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.role.replace('_', ' ')}, {self.organization_name})"
+
+
+@contextmanager
+def as_viewer(viewer: Viewer) -> Iterator[psycopg.Connection]:
+    """A connection in a transaction with the viewer's reader role and identity."""
+    with postgres.connect() as connection, connection.transaction():
+        connection.execute(
+            sql.SQL("set local role {}").format(sql.Identifier(READER_ROLES[viewer.role]))
+        )
+        connection.execute("select set_config('app.user_id', %s, true)", (str(viewer.user_id),))
+        yield connection
