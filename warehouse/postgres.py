@@ -171,6 +171,12 @@ def tls_hint(conn: settings.ConnectionSettings, error: Exception) -> str | None:
     )
 
 
+def open_connection(*, autocommit: bool = False) -> psycopg.Connection:
+    """A connection to the warehouse database that the caller keeps and closes (a web
+    session's, say); ``connect`` is the same as a context manager."""
+    return _open(settings.connection(), autocommit=autocommit)
+
+
 @contextmanager
 def connect(*, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection to the warehouse database, with the TLS settings of PGSSLMODE & co (libpq

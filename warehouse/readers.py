@@ -35,9 +35,16 @@ class Viewer:
 
 
 @contextmanager
-def as_viewer(viewer: Viewer) -> Iterator[psycopg.Connection]:
-    """A connection in a transaction with the viewer's reader role and identity."""
-    with postgres.connect() as connection, connection.transaction():
+def as_viewer(
+    viewer: Viewer, connection: psycopg.Connection | None = None
+) -> Iterator[psycopg.Connection]:
+    """A transaction with the viewer's reader role and identity, on ``connection`` (not in
+    autocommit; the role and identity end with the transaction) or on a new one."""
+    if connection is None:
+        with postgres.connect() as own, as_viewer(viewer, own) as inside:
+            yield inside
+        return
+    with connection.transaction():
         connection.execute(
             sql.SQL("set local role {}").format(sql.Identifier(READER_ROLES[viewer.role]))
         )

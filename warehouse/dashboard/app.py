@@ -15,14 +15,35 @@ from uuid import UUID
 import altair as alt
 import streamlit as st
 
+from warehouse import postgres
 from warehouse.dashboard import data
 from warehouse.report import money, percent
 
 st.set_page_config(page_title="AI routing savings", layout="wide")
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def reader_people() -> list[data.Viewer]:
+    """The viewer picker's people, read once a minute at most."""
+    return data.viewers()
+
+
+def session_connection():
+    """This browser session's connection, opened on first use and again when it broke: every
+    read runs in its own transaction under the viewer's role (data.as_viewer)."""
+    connection = st.session_state.get("connection")
+    if connection is None or connection.closed or connection.broken:
+        connection = postgres.open_connection()
+        st.session_state["connection"] = connection
+    return connection
+
+
+def as_viewer(viewer: data.Viewer):
+    return data.as_viewer(viewer, session_connection())
+
+
 def pick_viewer() -> data.Viewer | None:
-    people = data.viewers()
+    people = reader_people()
     if not people:
         st.error("No user with a reader role in analytics.users: load and build the warehouse "
                  "first (`make demo`).")  # fmt: skip
@@ -54,7 +75,7 @@ def month_choice() -> date:
 def savings_page() -> None:
     viewer, month = st.session_state["viewer_object"], month_choice()
     st.title("Savings")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         numbers = data.savings(connection, month)
         days = data.daily_savings(connection, month)
     today, month_savings, share = st.columns(3)
@@ -79,7 +100,7 @@ def savings_page() -> None:
 def log_page() -> None:
     viewer = st.session_state["viewer_object"]
     st.title("Task execution log")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         choices = data.log_choices(connection)
     users = {str(row["id"]): row["name"] for row in choices["users"]}
     user, provider, status, period = st.columns(4)
@@ -100,7 +121,7 @@ def log_page() -> None:
         end=end,
     )
     page = int(st.number_input("Page", min_value=1, value=1, step=1))
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         total, rows = data.task_log(connection, where, page)
     pages = max(1, -(-total // data.PAGE_SIZE))
     st.caption(f"{total:,} tasks, page {page} of {pages}")
@@ -116,7 +137,7 @@ def log_page() -> None:
 def providers_page() -> None:
     viewer, month = st.session_state["viewer_object"], month_choice()
     st.title("Providers")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         usage = data.provider_usage(connection, month)
         performance = data.provider_performance(connection, month)
     st.subheader(f"Your tasks by provider, {month:%B %Y}")
@@ -139,7 +160,7 @@ def providers_page() -> None:
 def teams_page() -> None:
     viewer = st.session_state["viewer_object"]
     st.title("Team productivity")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         rows = data.team_productivity(connection)
     if not rows:
         st.info("No week with tasks you may see.")
@@ -156,7 +177,7 @@ def teams_page() -> None:
 def summary_page() -> None:
     viewer, month = st.session_state["viewer_object"], month_choice()
     st.title(f"Executive summary, {month:%B %Y}")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         summary = data.executive_summary(connection, month)
     if not summary:
         st.info("The organization's figures are for its organization admins.")
@@ -174,7 +195,7 @@ def summary_page() -> None:
 def roi_page() -> None:
     viewer, month = st.session_state["viewer_object"], month_choice()
     st.title("ROI calculator")
-    with data.as_viewer(viewer) as connection:
+    with as_viewer(viewer) as connection:
         summary = data.executive_summary(connection, month)
         savings = data.savings(connection, month)["total_savings_usd"]
     fee = st.number_input("Platform fee per developer and month, USD", min_value=0.0,
