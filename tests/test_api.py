@@ -6,7 +6,9 @@ user, the cache, the refusals and the request log.
 April 2026: organization A's only tasks are team lead Ada's (T1), one a day: cost 10.80,
 baseline 32.40, savings 21.60 (66.67 %), 14 tasks; April 1st to 3rd (Wednesday to Friday)
 1.00 of cost and 2.00 of savings each; the week of Monday April 13th, 2 tasks. One more task of
-Ada's started an hour ago and landed after the build: today's savings are 2.00 (live layer).
+Ada's started 40 seconds ago and landed after the build: today's and the last five minutes'
+savings are 2.00 (live layer). March: Ada's cost 23.60 + 4.00, Bob's 6.00 (his failed task's
+cost is not counted).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from warehouse.ingest.loader import load_paths
 def warehouse(server, budgets_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("api")
     with budgets_warehouse(server, tmp_path, budgets_template) as connection:
-        started = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
-        ended = started + timedelta(minutes=1)
+        # inside today and the last five minutes (but in the first 40 s after midnight UTC)
+        started = (datetime.now(UTC) - timedelta(seconds=40)).replace(microsecond=0)
+        ended = started + timedelta(seconds=10)
         (tmp_path / "live").mkdir()
         write(tmp_path / "live" / "task_executions__live.csv", [{
             "id": "00000000-0000-4000-8000-000000000900", "task_id": "t-live", "user_id": U1,
@@ -209,3 +212,49 @@ def test_every_request_is_recorded_without_the_key(client, admin, warehouse):
     assert warehouse.execute(
         "select count(*) from api.requests where endpoint like '%gcw_%' or method like '%gcw_%'"
     ).fetchone() == (0,)
+
+
+def test_the_last_five_minutes_and_the_metrics_query(client, admin, capsys):
+    recent = call(client, admin, f"/v1/organizations/{ORG}/last-five-minutes").json()
+    assert [(row["provider"], row["started_tasks"], row["completed_tasks"],
+             row["total_savings_usd"]) for row in recent["providers"]] == [
+        ("openai_codex", 1, 1, "2.000000")
+    ]  # fmt: skip
+
+    wanted = "cost_usd,savings_usd,savings_percentage,active_developers"
+    april = call(client, admin, "/v1/metrics", start="2026-04-01", end="2026-04-30",
+                 metrics=wanted).json()  # fmt: skip
+    assert april == {"grain": "monthly", "rows": [
+        {"period": "2026-04-01", "cost_usd": "10.80", "savings_usd": "21.60",
+         "savings_percentage": "66.67", "active_developers": 1},
+    ]}  # fmt: skip
+    march = {"start": "2026-03-01", "end": "2026-03-31"}
+    by_user = call(client, admin, "/v1/metrics", **march, metrics="cost_usd,tasks",
+                   group_by="user", organization_id=ORG).json()  # fmt: skip
+    assert [(row["user"], row["cost_usd"], row["tasks"]) for row in by_user["rows"]] == [
+        (U1, "27.60", 31),
+        (U2, "6.00", 2),
+    ]
+    developer = new_key(U2, capsys)
+    own = call(client, developer, "/v1/metrics", start="2026-03-01", end="2026-03-31",
+               metrics="cost_usd", format="csv")  # fmt: skip
+    assert own.text.splitlines() == ["period,cost_usd", "2026-03-01,6.00"]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "field", "names"),
+    [
+        ({"metrics": "cost_usd,profit"}, "unknown_metric", "metrics", "profit; valid: tasks"),
+        ({"metrics": "cost_usd", "group_by": "provider"}, "unknown_dimension", "group_by",
+         "provider; valid: organization, user"),
+    ],
+)  # fmt: skip
+def test_unknown_metrics_and_dimensions_are_refused_listing_the_valid_ones(
+    client, admin, params, code, field, names
+):
+    answer = call(client, admin, "/v1/metrics", start="2026-03-01", end="2026-03-31", **params)
+
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == (code, field)
+    assert names in error["message"]

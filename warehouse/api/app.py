@@ -26,6 +26,7 @@ import psycopg
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from psycopg import sql
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warehouse import postgres
@@ -159,6 +160,31 @@ where organization_id = %(organization_id)s and aggregation_period = %(grain)s
     and metric_date >= %(start)s and metric_date <= %(end)s
 order by metric_date
 """
+
+LAST_FIVE_MINUTES = """
+select provider, window_start, window_end, started_tasks, completed_tasks, failed_tasks,
+    total_cost_usd, total_baseline_cost_usd, total_savings_usd, computed_at
+from analytics.live_last_five_minutes
+where organization_id = %(organization_id)s
+order by provider
+"""
+
+# The metrics query's fixed set (docs/api.md), over analytics.user_analytics: every role sees
+# the rows of the people it may see, so the same metric means the same thing for everyone.
+# Ratios are ratios of sums, never averages of ratios.
+METRICS = {
+    "tasks": "sum(total_tasks)::bigint",
+    "completed_tasks": "sum(completed_tasks)::bigint",
+    "failed_tasks": "sum(failed_tasks)::bigint",
+    "cost_usd": "round(sum(total_cost_usd), 2)",
+    "baseline_usd": "round(sum(total_baseline_cost_usd), 2)",
+    "savings_usd": "round(sum(total_savings_usd), 2)",
+    "savings_percentage": (
+        "round(100 * sum(total_savings_usd) / nullif(sum(total_baseline_cost_usd), 0), 2)"
+    ),
+    "active_developers": "count(distinct user_id) filter (where total_tasks > 0)",
+}
+DIMENSIONS = {"organization": "organization_id", "user": "user_id"}
 
 ORGANIZATION_VISIBLE = "select 1 from analytics.organizations where id = %(organization_id)s"
 TEAM_VISIBLE = "select 1 from analytics.teams where id = %(team_id)s"
@@ -350,7 +376,87 @@ def create_app() -> FastAPI:
 
         return answer(request, who, compute)
 
+    @app.get("/v1/organizations/{organization_id}/last-five-minutes", tags=["dashboards"])
+    def last_five_minutes(request: Request, who: Caller, organization_id: UUID) -> Response:
+        """The last five minutes per provider: tasks started, completed and failed, cost and
+        savings, the marts plus the live layer (analytics.live_last_five_minutes)."""
+        parameters = {"organization_id": organization_id}
+
+        def compute() -> Any:
+            rows = read(who, LAST_FIVE_MINUTES, parameters, ORGANIZATION_VISIBLE, "organization")
+            return rows if isinstance(rows, ApiError) else {"providers": rows}
+
+        return answer(request, who, compute)
+
+    @app.get("/v1/metrics", tags=["metrics"])
+    def metrics_query(
+        request: Request,
+        who: Caller,
+        metrics: Annotated[str, Query(description=f"comma-separated: {', '.join(METRICS)}")],
+        start: date,
+        end: date,
+        grain: Annotated[str, Query(pattern="^(daily|weekly|monthly)$")] = "monthly",
+        group_by: Annotated[str, Query(description="comma-separated: organization, user")] = "",
+        organization_id: UUID | None = None,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """The custom reporting API: metrics of a fixed set by period (and organization or
+        user), over analytics.user_analytics, as JSON or CSV (docs/api.md)."""
+        wanted = [name.strip() for name in metrics.split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in METRICS]
+        if unknown or not wanted:
+            named = ", ".join(unknown) or "(none)"
+            raise ApiError(400, "unknown_metric",
+                           f"unknown metric(s) {named}; valid: {', '.join(METRICS)}",
+                           "metrics")  # fmt: skip
+        dimensions = [name.strip() for name in group_by.split(",") if name.strip()]
+        bad = [name for name in dimensions if name not in DIMENSIONS]
+        if bad:
+            raise ApiError(400, "unknown_dimension", f"unknown dimension(s) {', '.join(bad)}; "
+                           f"valid: {', '.join(DIMENSIONS)}", "group_by")  # fmt: skip
+        if end < start:
+            raise ApiError(422, "invalid_parameter", "end: before start", "end")
+        if (end - start) > timedelta(days=max_range_days()):
+            raise ApiError(422, "range_too_long",
+                           f"start to end spans {(end - start).days} days; the limit is "
+                           f"{max_range_days()} (WAREHOUSE_API_MAX_RANGE_DAYS)", "end")  # fmt: skip
+        query = metrics_sql(wanted, dimensions, organization_id is not None)
+        parameters = {"grain": grain, "start": start, "end": end,
+                      "organization_id": organization_id}  # fmt: skip
+
+        def compute() -> Any:
+            with as_viewer(who.viewer) as connection:
+                rows = _rows(connection, query, parameters)
+            if format == "json":
+                return {"grain": grain, "rows": rows}
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=["period", *dimensions, *wanted])
+            writer.writeheader()
+            writer.writerows(rows)
+            return ("text/csv; charset=utf-8", text.getvalue())
+
+        return answer(request, who, compute)
+
     return app
+
+
+def metrics_sql(metrics: list[str], dimensions: list[str], by_organization: bool) -> sql.Composed:
+    """The metrics query: names come from METRICS and DIMENSIONS only, values are bound."""
+    columns = [sql.SQL("metric_date as period")]
+    columns += [sql.SQL("{} as {}").format(sql.Identifier(DIMENSIONS[name]), sql.Identifier(name))
+                for name in dimensions]  # fmt: skip
+    columns += [sql.SQL(METRICS[name] + " as {}").format(sql.Identifier(name)) for name in metrics]
+    keys = [sql.SQL("metric_date")] + [sql.Identifier(DIMENSIONS[name]) for name in dimensions]
+    condition = sql.SQL(
+        "aggregation_period = %(grain)s and metric_date >= %(start)s and metric_date <= %(end)s"
+    )
+    if by_organization:
+        condition += sql.SQL(" and organization_id = %(organization_id)s")
+    return sql.SQL(
+        "select {} from analytics.user_analytics where {} group by {} order by {}"
+    ).format(
+        sql.SQL(", ").join(columns), condition, sql.SQL(", ").join(keys), sql.SQL(", ").join(keys)
+    )
 
 
 def _hit(hit: bool) -> str:
