@@ -6,8 +6,8 @@ filters change it, and each viewer sees only their rows.
 April 2026 (`?month=2026-04`): organization A's only tasks are team lead Ada's (team T1), one a
 day: cost 10.80, baseline 32.40, savings 21.60 (66.67 %), 14 tasks. Ada's 45 tasks in all (44
 openai_codex, one google_code_assist) and Bob's 2 github_copilot ones (one completed, one
-failed; his third is quarantined) make 47 tasks in the marts. One more task of Ada's started an
-hour ago and landed after the build: the live layer counts its savings (100,000 tokens:
+failed; his third is quarantined) make 47 tasks in the marts. One more task of Ada's started 40
+seconds ago and landed after the build: the live layer counts its savings (100,000 tokens:
 openai_codex 1.00 against github_copilot's 3.00, so 2.00) in today's savings.
 
 Set WAREHOUSE_SCREENSHOTS_DIR to keep a screenshot of each page (the README's come from here).
@@ -49,8 +49,9 @@ RENDERED = '[data-testid="stMetricValue"], [data-testid="stTable"], [data-testid
 def warehouse(server, budgets_template, tmp_path_factory) -> Iterator[psycopg.Connection]:
     tmp_path = tmp_path_factory.mktemp("dashboard")
     with budgets_warehouse(server, tmp_path, budgets_template) as connection:
-        started = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
-        ended = started + timedelta(minutes=1)
+        # inside today whatever the hour (but in the first 40 s after midnight UTC)
+        started = (datetime.now(UTC) - timedelta(seconds=40)).replace(microsecond=0)
+        ended = started + timedelta(seconds=10)
         live = tmp_path / "live"
         live.mkdir()
         write(live / "task_executions__live.csv", [{
