@@ -14,11 +14,16 @@ cost is not counted).
 from __future__ import annotations
 
 import re
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from tests.budgets import ADMIN, ADMIN_B, ORG, TEAM1, U1, U2, budgets_warehouse
@@ -258,3 +263,57 @@ def test_unknown_metrics_and_dimensions_are_refused_listing_the_valid_ones(
     error = answer.json()["error"]
     assert (error["code"], error["field"]) == (code, field)
     assert names in error["message"]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real redis-server (Debian's) on a free port of 127.0.0.1, for the module."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    directory = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
+         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_with_redis_two_api_processes_share_answers_but_identities_never_do(
+    warehouse, redis_url, admin, capsys, monkeypatch
+):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    developer = new_key(U2, capsys)
+    path = f"/v1/organizations/{ORG}/series"
+    params = {"start": "2026-04-05", "end": "2026-04-06"}  # asked by nobody before
+
+    with TestClient(create_app()) as first, TestClient(create_app()) as second:
+        answers = [
+            call(first, admin, path, **params),
+            call(second, admin, path, **params),  # another process: Redis answers
+            call(second, developer, path, **params),  # another identity: never shared
+        ]
+
+    assert [answer.headers["x-cache"] for answer in answers] == ["miss", "hit", "miss"]
+    assert answers[0].json() == answers[1].json()
+    assert len(answers[0].json()["rows"]) == 2
+    assert answers[2].json()["rows"] == []
+    stored = redis.Redis.from_url(redis_url).keys("warehouse-api:*")
+    assert len(stored) == 2
+    assert not any(admin.encode() in key or developer.encode() in key for key in stored)

@@ -5,14 +5,17 @@ series), for the platform's product and its customers' scripts.
 Every request carries a bearer key (``warehouse api-key create``); it runs as the key's user,
 under their reader role with ``app.user_id`` set (warehouse/readers.py), so the marts' row-level
 security decides what it sees: another organization's resource is simply not found (404).
-Answers are cached per caller and query for WAREHOUSE_API_CACHE_SECONDS (30). Every request is
+Answers are cached per caller and query for WAREHOUSE_API_CACHE_SECONDS (30), in the process or
+in Redis (REDIS_URL) when several API processes share the load. Every request is
 recorded in ``api.requests`` (key, user, endpoint, status, duration; never the key).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import threading
 import time
@@ -80,6 +83,48 @@ class Cache:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
             self._entries[key] = (now + self.seconds, value)
         return value, False
+
+
+class RedisCache:
+    """The same cache in Redis (``REDIS_URL``), shared by several API processes: each answer
+    under a digest of its caller and query, expiring after ``seconds``."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.seconds = seconds
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        name = "warehouse-api:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
+        stored = self.client.get(name)
+        if stored is not None:
+            return _thaw(json.loads(stored)), True
+        value = compute()
+        self.client.set(name, json.dumps(_freeze(value)), ex=max(1, round(self.seconds)))
+        return value, False
+
+
+def _freeze(value: Any) -> dict[str, Any]:
+    if isinstance(value, ApiError):
+        return {"error": [value.status, value.code, value.message, value.field]}
+    if isinstance(value, tuple):
+        return {"text": list(value)}
+    return {"json": value}
+
+
+def _thaw(stored: dict[str, Any]) -> Any:
+    if "error" in stored:
+        return ApiError(*stored["error"])
+    if "text" in stored:
+        return tuple(stored["text"])
+    return stored["json"]
+
+
+def make_cache() -> Cache | RedisCache:
+    """Redis when REDIS_URL is set, else this process's memory."""
+    url = os.environ.get("REDIS_URL", "")
+    return RedisCache(url, cache_seconds()) if url else Cache(cache_seconds())
 
 
 def _json_value(value: Any) -> Any:
@@ -196,7 +241,7 @@ def create_app() -> FastAPI:
         version="1",
         description="The marts' dashboards and series, per caller (docs/api.md).",
     )
-    cache = Cache(cache_seconds())
+    cache = make_cache()
     with postgres.connect(autocommit=True) as connection:
         keys.ensure_tables(connection)
 
