@@ -11,7 +11,7 @@ WITH_DB := eval "$$($(WAREHOUSE) env)" &&
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock db-up db-down db-status demo test lint lint-python lint-sql pytest \
-	format manifest dagster dagster-home dashboard api test-pg15 bench bench-foundation bench-dashboard clean
+	format manifest dagster dagster-home dashboard api test-pg15 bench bench-foundation bench-dashboard bench-api clean
 
 help:
 	@echo "make demo      generate realistic data, load it, dbt build, print a summary"
@@ -112,6 +112,10 @@ bench: db-up
 
 bench-foundation: db-up
 	$(BIN)/python benchmarks/bench_foundation.py
+
+# The reporting API's endpoints on the demo warehouse (make demo first): 8 and 32 clients.
+bench-api: db-up
+	@$(WITH_DB) $(BIN)/python -m benchmarks.bench_api
 
 # The dashboard's pages on the demo warehouse (make demo first): server reads and browser times.
 bench-dashboard: db-up

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -30,9 +31,10 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warehouse import postgres
+from warehouse import postgres, settings
 from warehouse.api import keys
 from warehouse.readers import as_viewer
 
@@ -42,6 +44,11 @@ GRAINS = ("daily", "weekly", "monthly")
 
 def cache_seconds() -> float:
     return float(os.environ.get("WAREHOUSE_API_CACHE_SECONDS", "30"))
+
+
+def pool_size() -> int:
+    """Database connections the API keeps (WAREHOUSE_API_POOL_SIZE)."""
+    return int(os.environ.get("WAREHOUSE_API_POOL_SIZE", "10"))
 
 
 def max_range_days() -> int:
@@ -154,7 +161,7 @@ def caller(request: Request) -> keys.Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>")
-    with postgres.connect(autocommit=True) as connection:
+    with request.app.state.pool.connection() as connection:
         found = keys.authenticate(connection, token.strip())
     if found is None:
         raise ApiError(401, "unauthorized", "the API key is unknown, revoked or expired")
@@ -236,11 +243,29 @@ TEAM_VISIBLE = "select 1 from analytics.teams where id = %(team_id)s"
 
 
 def create_app() -> FastAPI:
+    pool = ConnectionPool(
+        kwargs=settings.connection().keywords(),
+        min_size=1,
+        max_size=pool_size(),
+        open=False,
+        name="warehouse-api",
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        pool.open(wait=True)
+        try:
+            yield
+        finally:
+            pool.close()
+
     app = FastAPI(
         title="Generic Corp ROI warehouse API",
         version="1",
         description="The marts' dashboards and series, per caller (docs/api.md).",
+        lifespan=lifespan,
     )
+    app.state.pool = pool
     cache = make_cache()
     with postgres.connect(autocommit=True) as connection:
         keys.ensure_tables(connection)
@@ -252,7 +277,7 @@ def create_app() -> FastAPI:
         route = request.scope.get("route")
         endpoint = getattr(route, "path", request.url.path)
         if endpoint not in ("/healthz", "/readyz", "/docs", "/openapi.json"):
-            with postgres.connect(autocommit=True) as connection:
+            with pool.connection() as connection:
                 keys.record_request(connection, getattr(request.state, "caller", None),
                                     request.method, endpoint, response.status_code,
                                     (time.perf_counter() - started) * 1000)  # fmt: skip
@@ -285,7 +310,7 @@ def create_app() -> FastAPI:
 
     def read(who: keys.Caller, query: str, parameters: dict,
              visible: str | None = None, what: str = "") -> list[dict] | ApiError:  # fmt: skip
-        with as_viewer(who.viewer) as connection:
+        with pool.connection() as pooled, as_viewer(who.viewer, pooled) as connection:
             if visible and connection.execute(visible, parameters).fetchone() is None:
                 return ApiError(404, "not_found", f"no {what} you may see")
             return _rows(connection, query, parameters)
@@ -470,7 +495,7 @@ def create_app() -> FastAPI:
                       "organization_id": organization_id}  # fmt: skip
 
         def compute() -> Any:
-            with as_viewer(who.viewer) as connection:
+            with pool.connection() as pooled, as_viewer(who.viewer, pooled) as connection:
                 rows = _rows(connection, query, parameters)
             if format == "json":
                 return {"grain": grain, "rows": rows}
