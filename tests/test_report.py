@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import dagster as dg
@@ -153,3 +154,16 @@ def test_the_monthly_asset_writes_each_report_and_sends_each_digest_once(
     assert [part.get_filename() for part in mail.walk() if part.get_filename()] == [
         "org-a-0000000a.html"
     ]
+
+
+def test_the_monthly_schedule_writes_the_month_that_just_ended():
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("monthly_reports_schedule")
+    tick = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+    (request,) = schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 3 1 * *", "UTC")
+    assert request.partition_key == "2026-11-01"

@@ -57,7 +57,6 @@ def executive_reports(
 monthly_reports_job = dg.define_asset_job(
     "monthly_reports",
     selection=dg.AssetSelection.assets(executive_reports),
-    partitions_def=MONTHS,
     description="Write the month's executive reports and send the monthly digests.",
 )
 
