@@ -196,7 +196,6 @@ LONGEST_FIRST = (
     "tests/test_faults.py::test_a_build_killed_mid_run_and_run_again_equals_an_uninterrupted_build",
     "tests/test_health.py::test_rows_the_platform_inserts_reach_the_marts_through_the_requested_build",
     "tests/test_data_tests.py::test_daily_builds_test_what_they_built_and_the_weekly_sweep_tests_every_row",
-    "tests/test_end_to_end.py::test_generated_budgets_invoices_and_cost_spike_show_in_the_insights",
 )
 
 
