@@ -152,6 +152,31 @@ def _rows(connection: psycopg.Connection, query: str, parameters: dict) -> list[
         ]
 
 
+def check_range(start: date, end: date) -> None:
+    """A start-to-end range the API serves: end not before start, at most the limit."""
+    if end < start:
+        raise ApiError(422, "invalid_parameter", "end: before start", "end")
+    if (end - start) > timedelta(days=max_range_days()):
+        raise ApiError(422, "range_too_long",
+                       f"start to end spans {(end - start).days} days; the limit is "
+                       f"{max_range_days()} (WAREHOUSE_API_MAX_RANGE_DAYS)", "end")  # fmt: skip
+
+
+def csv_answer(columns: list[str], rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """Rows as a CSV answer (media type, text) for the cache and ``answer``."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return ("text/csv; charset=utf-8", text.getvalue())
+
+
+SERIES_COLUMNS = [
+    "metric_date", "period_end", "total_tasks", "completed_tasks", "total_cost_usd",
+    "total_baseline_cost_usd", "total_savings_usd", "savings_percentage",
+]  # fmt: skip
+
+
 def parse_month(text: str) -> date:
     return date(int(text[:4]), int(text[5:7]), 1)
 
@@ -423,12 +448,7 @@ def create_app() -> FastAPI:
     ) -> Response:
         """An organization's tasks, cost, baseline and savings per day, week or month
         (analytics.organization_analytics), as JSON or CSV."""
-        if end < start:
-            raise ApiError(422, "invalid_parameter", "end: before start", "end")
-        if (end - start) > timedelta(days=max_range_days()):
-            raise ApiError(422, "range_too_long",
-                           f"start to end spans {(end - start).days} days; the limit is "
-                           f"{max_range_days()} (WAREHOUSE_API_MAX_RANGE_DAYS)", "end")  # fmt: skip
+        check_range(start, end)
         parameters = {"organization_id": organization_id, "grain": grain, "start": start,
                       "end": end}  # fmt: skip
 
@@ -436,13 +456,7 @@ def create_app() -> FastAPI:
             rows = read(who, SERIES, parameters, ORGANIZATION_VISIBLE, "organization")
             if isinstance(rows, ApiError) or format == "json":
                 return rows if isinstance(rows, ApiError) else {"grain": grain, "rows": rows}
-            text = io.StringIO()
-            writer = csv.DictWriter(text, fieldnames=[
-                "metric_date", "period_end", "total_tasks", "completed_tasks", "total_cost_usd",
-                "total_baseline_cost_usd", "total_savings_usd", "savings_percentage"])  # fmt: skip
-            writer.writeheader()
-            writer.writerows(rows)
-            return ("text/csv; charset=utf-8", text.getvalue())
+            return csv_answer(SERIES_COLUMNS, rows)
 
         return answer(request, who, compute)
 
@@ -484,12 +498,7 @@ def create_app() -> FastAPI:
         if bad:
             raise ApiError(400, "unknown_dimension", f"unknown dimension(s) {', '.join(bad)}; "
                            f"valid: {', '.join(DIMENSIONS)}", "group_by")  # fmt: skip
-        if end < start:
-            raise ApiError(422, "invalid_parameter", "end: before start", "end")
-        if (end - start) > timedelta(days=max_range_days()):
-            raise ApiError(422, "range_too_long",
-                           f"start to end spans {(end - start).days} days; the limit is "
-                           f"{max_range_days()} (WAREHOUSE_API_MAX_RANGE_DAYS)", "end")  # fmt: skip
+        check_range(start, end)
         query = metrics_sql(wanted, dimensions, organization_id is not None)
         parameters = {"grain": grain, "start": start, "end": end,
                       "organization_id": organization_id}  # fmt: skip
@@ -499,11 +508,7 @@ def create_app() -> FastAPI:
                 rows = _rows(connection, query, parameters)
             if format == "json":
                 return {"grain": grain, "rows": rows}
-            text = io.StringIO()
-            writer = csv.DictWriter(text, fieldnames=["period", *dimensions, *wanted])
-            writer.writeheader()
-            writer.writerows(rows)
-            return ("text/csv; charset=utf-8", text.getvalue())
+            return csv_answer(["period", *dimensions, *wanted], rows)
 
         return answer(request, who, compute)
 

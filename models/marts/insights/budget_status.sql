@@ -26,7 +26,8 @@ members as (
     where team_id is not null
 ),
 
-user_periods as (
+-- not materialized: each reader narrows it (days since the forecast window, budgeted months)
+user_periods as not materialized (
     select
         members.team_id,
         user_analytics.aggregation_period,
@@ -48,6 +49,12 @@ team_days as (
     where
         aggregation_period = 'daily'
         and team_id in (select budgets.team_id from budgets)
+        -- the forecast reads the month so far and the forecast_history_days before as_of:
+        -- the team's older days are not read, so the cost does not grow with history
+        and metric_date >= (
+            select as_of_day.current_month_start - {{ var('forecast_history_days') }}
+            from as_of_day
+        )
     group by team_id, metric_date
 ),
 
