@@ -4,6 +4,7 @@ per test, so every test starts from an empty warehouse and cannot see another's 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,21 +61,27 @@ def drop_database(server: settings.ConnectionSettings, name: str) -> None:
         )
 
 
+def dbt_directory(tmp_path: Path) -> Path:
+    """Where dbt's target and logs go for a test whose files are in ``tmp_path``."""
+    return tmp_path.with_name(f"{tmp_path.name}-dbt")
+
+
 def point_at(
     monkeypatch: pytest.MonkeyPatch,
     server: settings.ConnectionSettings,
     name: str,
     tmp_path: Path,
 ) -> None:
-    """The libpq variables name database ``name``; dbt's target and logs, and the retention
-    archive, go under ``tmp_path``."""
+    """The libpq variables name database ``name``; the retention archive goes under
+    ``tmp_path``, dbt's target and logs beside it (``dbt_directory``), so that the files in
+    ``tmp_path`` are the test's own."""
     if not settings.uses_embedded_server():
         monkeypatch.setenv("PGHOST", server.host)
         monkeypatch.setenv("PGPORT", str(server.port))
         monkeypatch.setenv("PGUSER", server.user)
     monkeypatch.setenv("PGDATABASE", name)
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(dbt_directory(tmp_path) / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(dbt_directory(tmp_path) / "logs"))
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     monkeypatch.setenv("WAREHOUSE_ARCHIVE_URI", str(tmp_path / "archive"))
 
@@ -114,17 +121,46 @@ def database_for_module(
         drop_database(server, name)
 
 
+# The per-test database has the same name for every test of a pytest process (made anew for
+# each test), so one parse of the dbt project serves them all: dbt's partial parsing keeps a
+# parse only for the same profile, database name included. Unique per process, so that
+# concurrent sessions on one server (PGHOST) never meet.
+PROCESS_DATABASE = f"wh_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def dbt_parse(
+    server: settings.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """dbt's partial-parse file of the project against PROCESS_DATABASE, parsed once per
+    process; ``database`` gives each test a copy in its own target path (dbt checks it and
+    parses again when anything it depends on differs)."""
+    tmp_path = tmp_path_factory.mktemp("dbt-parse")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        point_at(monkeypatch, server, PROCESS_DATABASE, tmp_path)
+        run_dbt(["parse", "--quiet"], as_of=FIXED_AS_OF)
+    return dbt_directory(tmp_path) / "target" / "partial_parse.msgpack"
+
+
 @pytest.fixture
 def database(
-    server: settings.ConnectionSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    server: settings.ConnectionSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dbt_parse: Path,
 ) -> Iterator[settings.ConnectionSettings]:
     """A new, empty database for this test; the libpq variables point at it."""
-    name = create_database(server)
-    point_at(monkeypatch, server, name, tmp_path)
+    drop_database(server, PROCESS_DATABASE)  # left by an interrupted test, if any
+    with _admin_connection(server) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(PROCESS_DATABASE)))
+    point_at(monkeypatch, server, PROCESS_DATABASE, tmp_path)
+    target = dbt_directory(tmp_path) / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dbt_parse, target / dbt_parse.name)
     try:
         yield settings.connection()
     finally:
-        drop_database(server, name)
+        drop_database(server, PROCESS_DATABASE)
 
 
 @pytest.fixture
