@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -257,7 +258,11 @@ def _cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     postgres.up()
-    uvicorn.run("warehouse.api.app:create_app", factory=True, host=args.host, port=args.port)
+    if args.workers > 1 and not os.environ.get("REDIS_URL"):
+        logger.warning("%s API processes without REDIS_URL: each keeps its own answer cache",
+                       args.workers)  # fmt: skip
+    uvicorn.run("warehouse.api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, access_log=args.access_log)  # fmt: skip
     return 0
 
 
@@ -592,6 +597,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (set REDIS_URL so that they share one answer cache)",
+    )
+    api.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print a line per request (api.requests records them anyway)",
+    )
     api.set_defaults(handler=_cmd_api)
 
     api_key = commands.add_parser("api-key", help="the reporting API's keys: create, list, revoke")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
 
 from warehouse import postgres
 
@@ -45,8 +44,8 @@ def as_viewer(
             yield inside
         return
     with connection.transaction():
-        connection.execute(
-            sql.SQL("set local role {}").format(sql.Identifier(READER_ROLES[viewer.role]))
+        connection.execute(  # the role and the identity in one round trip, for this transaction
+            "select set_config('role', %s, true), set_config('app.user_id', %s, true)",
+            (READER_ROLES[viewer.role], str(viewer.user_id)),
         )
-        connection.execute("select set_config('app.user_id', %s, true)", (str(viewer.user_id),))
         yield connection

@@ -150,19 +150,3 @@ def authenticate(connection: psycopg.Connection, token: str) -> Caller | None:
     if role not in READER_ROLES:
         return None
     return Caller(key_id, Viewer(user_id, name, role, organization_name), organization_id, team_id)
-
-
-def record_request(
-    connection: psycopg.Connection,
-    caller: Caller | None,
-    method: str,
-    endpoint: str,
-    status: int,
-    duration_ms: float,
-) -> None:
-    connection.execute(
-        "insert into api.requests (key_id, user_id, method, endpoint, status, duration_ms) "
-        "values (%s, %s, %s, %s, %s, %s)",
-        (caller.key_id if caller else None, caller.viewer.user_id if caller else None, method,
-         endpoint, status, round(duration_ms, 2)),
-    )  # fmt: skip

@@ -1,0 +1,298 @@
+"""The reporting API's front (docs/api.md): every ``/v1/`` request passes through here before
+the routes see it.
+
+- **Who**: the bearer key names the caller (``keys.authenticate``); a valid key is remembered
+  for WAREHOUSE_API_KEY_CACHE_SECONDS (5), so that a cached answer costs no database round
+  trip: a revoked key stops working within that time. No key, or an unknown, revoked or
+  expired one: 401.
+- **Cache**: a finished answer (200, or the 404 of a resource the caller may not see) is kept
+  per caller and query (path and sorted parameters) for WAREHOUSE_API_CACHE_SECONDS (30), in
+  this process or in Redis (REDIS_URL), shared by several API processes; the same request from
+  the same caller within that time is answered from it, without the routes or the database.
+  Two callers never share an answer: the key holds the user and role.
+- **Log**: every request goes to ``api.requests`` (key, user, endpoint, status, duration;
+  never the key), written in batches by a thread (each second, and when the API stops), off
+  the request's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from warehouse.api import keys
+
+logger = logging.getLogger("warehouse.api")
+
+CACHED_STATUSES = (200, 404)
+
+
+def cache_seconds() -> float:
+    return float(os.environ.get("WAREHOUSE_API_CACHE_SECONDS", "30"))
+
+
+def key_cache_seconds() -> float:
+    return float(os.environ.get("WAREHOUSE_API_KEY_CACHE_SECONDS", "5"))
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A finished answer: status, content type, body and the route's path template."""
+
+    status: int
+    content_type: str
+    body: bytes
+    endpoint: str
+
+
+class Expiring:
+    """Values for ``seconds`` each, in this process, at most ``capacity`` of them."""
+
+    def __init__(self, seconds: float, capacity: int = 10_000) -> None:
+        self.seconds, self.capacity = seconds, capacity
+        self._entries: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.seconds <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self.capacity:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.capacity:
+                    self._entries.clear()
+            self._entries[key] = (now + self.seconds, value)
+
+
+class RedisAnswers:
+    """The answers in Redis (``REDIS_URL``), shared by several API processes: each under a
+    digest of its caller and query, expiring after ``seconds``."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.seconds = seconds
+
+    @staticmethod
+    def _name(key: Any) -> str:
+        return "warehouse-api:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
+
+    def get(self, key: Any) -> Stored | None:
+        stored = self.client.get(self._name(key))
+        if stored is None:
+            return None
+        status, content_type, body, endpoint = json.loads(stored)
+        return Stored(status, content_type, body.encode("utf-8"), endpoint)
+
+    def put(self, key: Any, value: Stored) -> None:
+        if self.seconds <= 0:
+            return
+        fields = [value.status, value.content_type, value.body.decode("utf-8"), value.endpoint]
+        self.client.set(self._name(key), json.dumps(fields), ex=max(1, round(self.seconds)))
+
+
+def make_answers() -> Expiring | RedisAnswers:
+    """Redis when REDIS_URL is set, else this process's memory."""
+    url = os.environ.get("REDIS_URL", "")
+    return RedisAnswers(url, cache_seconds()) if url else Expiring(cache_seconds())
+
+
+class RequestLog:
+    """``api.requests`` rows, gathered in memory and written by a thread with one COPY each
+    ``interval`` seconds (and on ``close``). If the database refuses a batch, the rows wait
+    for the next one (at most ``capacity``; older ones are dropped, with a warning)."""
+
+    COLUMNS = "requested_at, key_id, user_id, method, endpoint, status, duration_ms"
+
+    def __init__(self, pool: ConnectionPool, interval: float = 1.0, capacity: int = 100_000):
+        self.pool, self.interval, self.capacity = pool, interval, capacity
+        self._rows: list[tuple] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="api-request-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, who: keys.Caller | None, method: str, endpoint: str, status: int,
+            requested_at: datetime, duration_ms: float) -> None:  # fmt: skip
+        row = (requested_at, who.key_id if who else None, who.viewer.user_id if who else None,
+               method, endpoint, status, round(duration_ms, 2))  # fmt: skip
+        with self._lock:
+            self._rows.append(row)
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return
+        try:
+            statement = f"copy api.requests ({self.COLUMNS}) from stdin"
+            with (
+                self.pool.connection() as connection,
+                connection.cursor() as cursor,
+                cursor.copy(statement) as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as error:  # the database is away: keep the rows for the next flush
+            with self._lock:
+                self._rows = (rows + self._rows)[-self.capacity :]
+                dropped = len(rows) + len(self._rows) - self.capacity
+            logger.warning("api.requests: %s rows not written yet (%s)%s", len(rows),
+                           type(error).__name__,
+                           f"; {dropped} dropped" if dropped > 0 else "")  # fmt: skip
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush()
+
+
+def _bearer(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return ""
+
+
+async def _send_whole(send: Send, status: int, content_type: str, body: bytes,
+                      cache: str | None = None) -> None:  # fmt: skip
+    headers = [(b"content-type", content_type.encode("latin-1")),
+               (b"content-length", str(len(body)).encode("ascii"))]  # fmt: skip
+    if cache is not None:
+        headers.append((b"x-cache", cache.encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gateway:
+    """ASGI middleware: the caller, the answer cache and the request log of ``/v1/``
+    requests (the module's docstring). Other paths (health, docs) pass straight through."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        pool: ConnectionPool,
+        answers: Expiring | RedisAnswers,
+        log: RequestLog,
+        authenticate: Callable[[str], keys.Caller | None] | None = None,
+    ) -> None:
+        self.app, self.pool, self.answers, self.log = app, pool, answers, log
+        self.identities = Expiring(key_cache_seconds())
+        self._authenticate = authenticate or self._authenticate_in_database
+
+    def _authenticate_in_database(self, token: str) -> keys.Caller | None:
+        with self.pool.connection() as connection:
+            return keys.authenticate(connection, token)
+
+    async def caller(self, token: str) -> keys.Caller | None:
+        if not token:
+            return None
+        digest = hashlib.sha256(token.encode("utf-8")).digest()
+        who = self.identities.get(digest)
+        if who is None:
+            who = await run_in_threadpool(self._authenticate, token)
+            if who is not None:
+                self.identities.put(digest, who)
+        return who
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        started, requested_at = time.perf_counter(), datetime.now(UTC)
+        method = scope["method"]
+        who = await self.caller(_bearer(scope))
+        if who is None:
+            body = json.dumps(
+                error_body(
+                    "unauthorized",
+                    "send Authorization: Bearer <API key> "
+                    "(an unknown, revoked or expired key is refused)",
+                )
+            )
+            await _send_whole(send, 401, "application/json", body.encode("utf-8"))
+            self.log.add(None, method, scope["path"], 401, requested_at,
+                         (time.perf_counter() - started) * 1000)  # fmt: skip
+            return
+        scope.setdefault("state", {})["caller"] = who
+        query = tuple(sorted(parse_qsl(scope["query_string"].decode("latin-1"), True)))
+        key = (who.viewer.user_id, who.viewer.role, scope["path"], query)
+        stored = self.answers.get(key) if method == "GET" else None
+        if stored is not None:
+            await _send_whole(send, stored.status, stored.content_type, stored.body, "hit")
+            self.log.add(who, method, stored.endpoint, stored.status, requested_at,
+                         (time.perf_counter() - started) * 1000)  # fmt: skip
+            return
+        answer = _Answer()
+        try:
+            await self.app(scope, receive, answer.keeping(send))
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", scope["path"])
+            if method == "GET" and route is not None and answer.status in CACHED_STATUSES:
+                self.answers.put(key, Stored(answer.status, answer.content_type,
+                                             b"".join(answer.body), endpoint))  # fmt: skip
+            self.log.add(who, method, endpoint, answer.status, requested_at,
+                         (time.perf_counter() - started) * 1000)  # fmt: skip
+
+
+@dataclass
+class _Answer:
+    """The routes' answer as it is sent on (with ``X-Cache: miss``), kept for the cache; a
+    500 until the routes answer."""
+
+    status: int = 500
+    content_type: str = "application/octet-stream"
+    body: list[bytes] = field(default_factory=list)
+
+    def keeping(self, send: Send) -> Send:
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.status = message["status"]
+                headers = list(message.get("headers", []))
+                for name, value in headers:
+                    if name == b"content-type":
+                        self.content_type = value.decode("latin-1")
+                message = {**message, "headers": [*headers, (b"x-cache", b"miss")]}
+            elif message["type"] == "http.response.body":
+                self.body.append(message.get("body", b""))
+            await send(message)
+
+        return keep
