@@ -150,6 +150,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--curves", type=Path, default=PROJECT_ROOT / "docs" / "scaling.md")
     parser.add_argument("--command", default=None, help="the command to print in the report")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--build-only", action="store_true",
+                        help="generate the data and run the first dbt build, then stop: the "
+                             "database is kept and no report written (to measure something "
+                             "else at this volume: PGDATABASE=<it> make bench-api)")  # fmt: skip
     skips = ", ".join(QUICK_SKIPS)
     parser.add_argument("--quick", action="store_true",
                         help=f"skip {skips} (for the test suite)")  # fmt: skip
@@ -381,6 +385,9 @@ class Bench:
         try:
             if not self.generate():
                 return self.results
+            if args.build_only:
+                self.first_build()
+                return self.results
             self.load()
             self.dbt_startup()
             built = self.first_build()
@@ -400,9 +407,12 @@ class Bench:
             self.results.facts["finished_at"] = datetime.now(UTC)
             self.results.facts["load_average_end"] = os.getloadavg()
             try:
-                self.report()
+                if not args.build_only:
+                    self.report()
             finally:
-                if not args.keep:
+                if args.build_only and not args.keep:
+                    self.drop(self.load_database)  # never used
+                elif not args.keep:
                     self.drop(self.load_database)
                     self.drop(self.database)
                 shutil.rmtree(self.scratch, ignore_errors=True)
@@ -622,7 +632,7 @@ class Bench:
         section, as_of = "dbt", self.plan.base_end
         if self.args.quick:
             self.skipped(section, QUICK_SKIPS[3])
-        else:
+        elif not self.args.build_only:
             self.first_run(as_of)
         command, shown = self.dbt("build", as_of=as_of)
         step = self.results.add(
