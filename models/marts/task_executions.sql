@@ -95,7 +95,9 @@ to_rebuild as (
 selected_costs as (
     select costs.*
     from costs
-    where costs.task_execution_id = any(array(select task_execution_id from to_rebuild))
+    where
+        costs.task_execution_id
+        = any(array(select to_rebuild.task_execution_id from to_rebuild))
 ),
 
 {% else %}

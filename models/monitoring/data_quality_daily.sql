@@ -51,7 +51,7 @@ versions as not materialized (
 
 {% if is_incremental() -%}
 new_versions as (
-    select * from versions
+    select versions.* from versions
     where versions.batch_id > {{ stored_watermark() }}
 ),
 
@@ -96,29 +96,29 @@ affected_days as (
 {% endif -%}
 loads as (
     select
-        load_date as metric_date,
+        batches.load_date as metric_date,
         count(*) as load_batches,
-        count(*) filter (where status = 'failed') as failed_files,
-        sum(rows_read) as rows_read,
-        sum(rows_loaded) as rows_loaded,
-        sum(rows_rejected) as rows_rejected
+        count(*) filter (where batches.status = 'failed') as failed_files,
+        sum(batches.rows_read) as rows_read,
+        sum(batches.rows_loaded) as rows_loaded,
+        sum(batches.rows_rejected) as rows_rejected
     from batches
     {%- if is_incremental() %}
     where batches.load_date in (select affected_days.metric_date from affected_days)
     {%- endif %}
-    group by load_date
+    group by batches.load_date
 ),
 
 rejection_counts as (
     select
-        rejected_date,
-        reason_kind,
+        rejected.rejected_date,
+        rejected.reason_kind,
         count(*) as row_count
     from rejected
     {%- if is_incremental() %}
     where rejected.rejected_date in (select affected_days.metric_date from affected_days)
     {%- endif %}
-    group by rejected_date, reason_kind
+    group by rejected.rejected_date, rejected.reason_kind
 ),
 
 rejections as (
@@ -131,17 +131,17 @@ rejections as (
 
 quarantine_counts as (
     select
-        {{ utc_date('start_time') }} as start_date,
-        reason,
+        {{ utc_date('quarantined.start_time') }} as start_date,
+        quarantined.reason,
         count(*) as task_count
     from quarantined
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join affected_days
         on
             quarantined.start_time >= {{ utc_midnight('affected_days.metric_date') }}
             and quarantined.start_time < {{ utc_midnight('(affected_days.metric_date + 1)') }}
     {%- endif %}
-    group by start_date, reason
+    group by start_date, quarantined.reason
 ),
 
 quarantine as (
@@ -155,39 +155,40 @@ quarantine as (
 
 transition_days as (
     select
-        transition_date as metric_date,
+        transitions.transition_date as metric_date,
         count(*) as invalid_transitions
     from transitions
     {%- if is_incremental() %}
-    where transitions.transition_date = any(array(
-        select affected_days.metric_date from affected_days
-    ))
+    where
+        transitions.transition_date = any(array(
+            select affected_days.metric_date from affected_days
+        ))
     {%- endif %}
-    group by transition_date
+    group by transitions.transition_date
 ),
 
 task_days as (
     select
-        start_date as metric_date,
+        tasks.start_date as metric_date,
         count(*) as total_tasks,
-        count(*) filter (where status = 'failed') as failed_tasks,
-        count(*) filter (where status = 'timed_out') as timed_out_tasks,
-        count(*) filter (where savings_usd < 0) as negative_savings_tasks,
-        count(*) filter (where cost_source != 'pricing') as tasks_without_price,
-        count(*) filter (where cost_usd is null or cost_usd < 0) as invalid_cost_tasks
+        count(*) filter (where tasks.status = 'failed') as failed_tasks,
+        count(*) filter (where tasks.status = 'timed_out') as timed_out_tasks,
+        count(*) filter (where tasks.savings_usd < 0) as negative_savings_tasks,
+        count(*) filter (where tasks.cost_source != 'pricing') as tasks_without_price,
+        count(*) filter (where tasks.cost_usd is null or tasks.cost_usd < 0) as invalid_cost_tasks
     from tasks
     {%- if is_incremental() %}
     where tasks.start_date = any(array(select affected_days.metric_date from affected_days))
     {%- endif %}
-    group by start_date
+    group by tasks.start_date
 ),
 
 {% if is_incremental() -%}
 -- every version of the tasks with a version loaded on a load day (each day read through
--- the raw load-time index: lateral, kept apart by offset 0); versions loaded earlier are what
--- a late one is compared with
+-- the raw load-time index: lateral, kept apart by offset 0, a planner fence that skips no row,
+-- so no order by; noqa for AM09); versions loaded earlier are what a late one is compared with
 late_candidates as (
-    select * from versions
+    select versions.* from versions
     where versions.task_execution_id = any(array(
         select day_versions.task_execution_id
         from load_days
@@ -198,7 +199,7 @@ late_candidates as (
                 versions_of_day.loaded_at >= {{ utc_midnight('load_days.metric_date') }}
                 and versions_of_day.loaded_at
                 < {{ utc_midnight('(load_days.metric_date + 1)') }}
-            offset 0
+            offset 0 -- noqa: AM09
         ) as day_versions
     ))
 ),

@@ -23,16 +23,17 @@
     tasks with a version since the previous build are sequenced again (all their versions);
     the rows of such a task that no longer has an invalid transition are deleted (post-hook). -#}
 -- not materialized: narrowed by the index on the raw task id
-with versions as not materialized (
+with all_versions as not materialized (
     select * from {{ ref('stg_platform__task_execution_versions') }}
 ),
 
 task_versions as (
-    select versions.* from versions
+    select all_versions.* from all_versions
     {%- if is_incremental() %}
-    where versions.task_execution_id = any(array(
-        {{ tasks_with_versions_after(stored_watermark()) }}
-    ))
+    where
+        all_versions.task_execution_id = any(array(
+            {{ tasks_with_versions_after(stored_watermark()) }}
+        ))
     {%- endif %}
 ),
 

@@ -28,9 +28,10 @@
 with checked as not materialized (
     select * from {{ ref('int_task_executions_checked') }}
     {%- if is_incremental() %}
-    where task_execution_id = any(array(
-        {{ tasks_to_check_again() }}
-    ))
+    where
+        task_execution_id = any(array(
+            {{ tasks_to_check_again() }}
+        ))
     {%- endif %}
 ),
 
