@@ -248,10 +248,9 @@ def _faults(results: Results) -> list[str]:
     ]
     micro = facts.get("micro_batches")
     if micro:
-        met = "met" if micro["rate"] >= micro["target"] else "not met"
         lines += [
             f"**Micro-batches while a dbt build runs: {micro['rate']:,.0f} task versions/s "
-            f"sustained** (target {micro['target']:,}/s: {met}): {micro['batches']:,} batches of "
+            f"sustained** ({micro['verdict']}): {micro['batches']:,} batches of "
             f"{micro['versions_per_batch']:,} versions ({micro['tasks_per_batch']:,} new tasks) "
             f"and one unparseable line each, {micro['versions']:,} versions in "
             f"{micro['seconds']:.1f} s, while the build ran {seconds(micro['build_seconds'])}.",

@@ -19,12 +19,12 @@ lands at 0.5 tasks a second (--live-tasks-per-second): first the 5 minutes' back
 (WAREHOUSE_MARTS_MAX_LAG_MINUTES), 150 tasks (2050-2199: 450 versions) in one batch, then
 batches of the newest 10 tasks (the fewest it lands; 30 versions) every 20 s: one per pgbench
 run of 1 s, one for the landing-to-live step and one before the build of the landing-to-marts
-step. The faults phase lands as many as its build takes time (at least one), then 2 more (the
-200 tasks of one more day) before the killed build. With f faults batches and l live batches
-of 10 tasks, raw holds 2,200 + n tasks (n = 100 f + 10 l + 150) in 6,582 + 3 n versions, the
-task mart 2,199 + n, quarantine still 1, raw.rejected_rows f + l + 1; the faults' count (before
-the killed build) sees all but the last 2. The killed load stops at line 2 + 5,988 / 2 = 2,996,
-after 2,994 rows; its rerun loads the 5,988 rows once.
+step. The faults phase lands one a second (--micro-batch-interval) while its build runs (at
+least one), then 2 more (the 200 tasks of one more day) before the killed build. With f faults
+batches and l live batches of 10 tasks, raw holds 2,200 + n tasks (n = 100 f + 10 l + 150) in
+6,582 + 3 n versions, the task mart 2,199 + n, quarantine still 1, raw.rejected_rows f + l + 1;
+the faults' count (before the killed build) sees all but the last 2. The killed load stops at
+line 2 + 5,988 / 2 = 2,996, after 2,994 rows; its rerun loads the 5,988 rows once.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
         "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
         "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50", "--micro-batch-tasks", "100",
+        "--micro-batch-interval", "1",
         "--live-tasks-per-second", "0.5",
         "--database", bench_database, "--report", str(report), "--curves", str(curves),
         "--command", "quick test run",
