@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -31,6 +32,7 @@ from tests.handbuilt import write
 from warehouse.api.app import create_app
 from warehouse.cli import main
 from warehouse.ingest.loader import load_paths
+from warehouse.privacy.requests import Subject, delete_subject
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +308,24 @@ def test_long_answers_come_a_page_at_a_time_up_to_the_page_limit(client, admin, 
         "code": "page_too_large", "field": "page_size",
         "message": "page_size: 1001 rows asked; the limit is 1000 (WAREHOUSE_API_MAX_PAGE_SIZE)",
     }  # fmt: skip
+
+
+def test_a_deleted_user_leaves_no_key_and_no_request_behind(
+    server, budgets_template, tmp_path, capsys
+):
+    with budgets_warehouse(server, tmp_path, budgets_template) as connection:
+        token = new_key(U2, capsys)
+        with TestClient(create_app()) as own:  # the request log is written when it stops
+            path = f"/v1/organizations/{ORG}/savings/today"
+            assert call(own, token, path).status_code == 200
+        by_user = ("select (select count(*) from api.keys where user_id = %(user)s), "
+                   "(select count(*) from api.requests where user_id = %(user)s)")  # fmt: skip
+        assert connection.execute(by_user, {"user": U2}).fetchone() == (1, 1)
+
+        deleted = delete_subject(connection, Subject("user", UUID(U2)), requested_by="dpo")
+
+        assert (deleted.row_counts["api.keys"], deleted.row_counts["api.requests"]) == (1, 1)
+        assert connection.execute(by_user, {"user": U2}).fetchone() == (0, 0)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ from warehouse.privacy.retention import (
     write_parquet,
 )
 
-SCHEMAS = ("raw", "staging", "analytics", "monitoring")
+# "api": the reporting API's keys and request log (warehouse/api/keys.py), by user.
+SCHEMAS = ("raw", "staging", "analytics", "monitoring", "api")
 ARCHIVE = "archive"  # the row counts' prefix of the retention archive's files
 # Per organization and period, without anyone in them: kept when an organization or a user is
 # deleted (and never rebuilt from raw: the rollups are not fully refreshed).
