@@ -96,11 +96,11 @@ format: db-up
 
 # Tests run in PYTEST_WORKERS processes (pytest-xdist; default one per core, at most 4): each
 # test has its own database, so they share nothing but the server. PYTEST_WORKERS=0: one process.
-# Work stealing: a worker that runs out of tests takes queued ones from a busy worker (the
-# default scheduler cannot, and left one worker running a long queue alone).
+# Whole modules go to a worker (loadscope), so that a module's built warehouse is made once;
+# the longest modules first (tests/conftest.py, LONGEST_MODULES), not reordered by xdist.
 PYTEST_WORKERS ?= auto
 pytest: db-up
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist worksteal
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope --no-loadscope-reorder
 
 test: lint pytest
 
@@ -113,9 +113,11 @@ bench: db-up
 bench-foundation: db-up
 	$(BIN)/python benchmarks/bench_foundation.py
 
-# The reporting API's endpoints on the demo warehouse (make demo first): 8 and 32 clients.
+# The reporting API's endpoints on the demo warehouse (make demo first), or the one PGDATABASE
+# names (a 10 M one: benchmarks/bench_scale.py --build-only): 8 and 32 clients.
+BENCH_API_WORKERS ?= 1
 bench-api: db-up
-	@$(WITH_DB) $(BIN)/python -m benchmarks.bench_api
+	@$(WITH_DB) $(BIN)/python -m benchmarks.bench_api --workers $(BENCH_API_WORKERS)
 
 # The dashboard's pages on the demo warehouse (make demo first): server reads and browser times.
 bench-dashboard: db-up

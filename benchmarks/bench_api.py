@@ -2,7 +2,9 @@
 
 Starts `warehouse api` twice, cached (WAREHOUSE_API_CACHE_SECONDS=30) and uncached (0), makes an
 organization admin's key, and sends each endpoint REQUESTS requests from 8 and then 32
-concurrent clients (a bounded asyncio client, httpx): p50, p95 and p99 per endpoint. Prints a
+concurrent clients (asyncio on uvloop, aiohttp, each client one request at a time on a
+keep-alive connection): p50, p95 and p99 per endpoint, as the client sees them. Any warehouse:
+PGDATABASE names it (a 10 M one: benchmarks/bench_scale.py --build-only). Prints a
 Markdown table for docs/benchmarks.md. Targets (docs/api.md): p95 under 50 ms uncached and
 under 10 ms cached.
 
@@ -31,10 +33,11 @@ from warehouse.api import keys
 TARGETS_MS = {"uncached": 50, "cached": 10}
 
 
-def start_api(port: int, cache_seconds: int, log: Path) -> subprocess.Popen:
+def start_api(port: int, cache_seconds: int, log: Path, workers: int = 1) -> subprocess.Popen:
     environment = {**os.environ, "WAREHOUSE_API_CACHE_SECONDS": str(cache_seconds)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "warehouse.cli", "api", "--port", str(port)],
+        [sys.executable, "-m", "warehouse.cli", "api", "--port", str(port),
+         "--workers", str(workers)],
         env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -109,7 +112,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400, help="per endpoint and run")
+    parser.add_argument("--requests", type=int, default=1000, help="per endpoint and run")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (uvicorn workers)")
     args = parser.parse_args()
     with postgres.connect(autocommit=True) as connection:
         row = connection.execute(
@@ -122,12 +126,16 @@ def main() -> None:
             raise SystemExit("no organization admin with a team: run `make demo` first")
         user_id, organization_id, team_id = row
         token = keys.create_key(connection, user_id, date.today() + timedelta(days=1)).token
-    print(f"{args.requests} requests per endpoint and run; organization {organization_id}")
+        database, tasks = connection.execute(
+            "select current_database(), (select count(*) from analytics.task_executions)"
+        ).fetchone()
+    print(f"database {database}: {tasks:,} tasks; {args.requests} requests per endpoint and "
+          f"run; {args.workers} API process(es); organization {organization_id}")  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         servers = {
-            "uncached": (8601, start_api(8601, 0, Path(scratch) / "uncached.log")),
-            "cached": (8602, start_api(8602, 30, Path(scratch) / "cached.log")),
+            "uncached": (8601, start_api(8601, 0, Path(scratch) / "uncached.log", args.workers)),
+            "cached": (8602, start_api(8602, 30, Path(scratch) / "cached.log", args.workers)),
         }
         try:
             for name, (path, params) in endpoints(str(organization_id), str(team_id)).items():
