@@ -218,35 +218,26 @@ def budgets_template(
         yield name
 
 
-# The longest tests (half a minute or more each: many dbt builds), longest first. Under
-# pytest-xdist's work-stealing scheduler (`make pytest`), each worker first gets one contiguous
-# share of the collection, and an idle worker later steals from the end of another's queue:
-# the long tests are dealt to the heads of the shares, so that no worker gets two of them
-# while another has none, and none is left to the end.
-LONGEST_FIRST = (
-    "tests/test_bench.py::test_quick_bench_generates_exact_counts_and_writes_every_section",
-    "tests/test_incremental.py::test_incremental_builds_equal_a_full_rebuild",
-    "tests/test_dagster.py::test_landing_sensor_loads_new_files_and_builds_every_asset_with_green_checks",
-    "tests/test_retention.py::test_rollups_do_not_change_after_a_retention_run_nor_after_a_full_refresh",
-    "tests/test_privacy_requests.py::test_a_user_is_exported_then_deleted_everywhere_once_and_for_good",
-    "tests/test_faults.py::test_a_build_killed_mid_run_and_run_again_equals_an_uninterrupted_build",
-    "tests/test_health.py::test_rows_the_platform_inserts_reach_the_marts_through_the_requested_build",
-    "tests/test_data_tests.py::test_daily_builds_test_what_they_built_and_the_weekly_sweep_tests_every_row",
+# The longest modules (a minute or more each: many dbt builds or Dagster runs), longest first.
+# `make pytest` deals whole modules to its workers (pytest-xdist's loadscope: a module's
+# fixtures, such as its built warehouse, are made once, not once per worker that runs some of
+# its tests), in this order, then the others in collection order: the long ones start first,
+# so that none is left to the end while the other worker idles.
+LONGEST_MODULES = (
+    "tests/test_dagster.py",
+    "tests/test_bench.py",
+    "tests/test_data_tests.py",
+    "tests/test_end_to_end.py",
+    "tests/test_live.py",
+    "tests/test_retention.py",
+    "tests/test_incremental.py",
+    "tests/test_faults.py",
+    "tests/test_privacy_requests.py",
+    "tests/test_health.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {node_id: position for position, node_id in enumerate(LONGEST_FIRST)}
-    longest = sorted((item for item in items if item.nodeid in rank), key=lambda i: rank[i.nodeid])
-    others = [item for item in items if item.nodeid not in rank]
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for position, item in enumerate(longest):
-        shares[position % workers].append(item)
-    remaining = len(items)
-    for index, share in enumerate(shares):  # the sizes the scheduler's first split gives
-        size = remaining // (workers - index)
-        remaining -= size
-        while len(share) < size and others:
-            share.append(others.pop(0))
-    items[:] = [item for share in shares for item in share] + others
+    rank = {module: position for position, module in enumerate(LONGEST_MODULES)}
+    order = {item: position for position, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(item.nodeid.split("::")[0], len(rank)), order[item]))
