@@ -265,12 +265,14 @@ def create_app() -> FastAPI:
 
     def read(who: keys.Caller, query: Any, parameters: dict,
              visible: str | None = None, what: str = "") -> list[dict]:  # fmt: skip
-        """The rows of ``query`` as the caller sees them; 404 when ``visible`` finds nothing
-        (another organization's resource, or none)."""
+        """The rows of ``query`` as the caller sees them; 404 when there are none and
+        ``visible`` finds nothing (another organization's resource, or none). Rows the caller
+        sees are of a resource they may see: the check runs only for an empty answer."""
         with pool.connection() as pooled, as_viewer(who.viewer, pooled) as connection:
-            if visible and connection.execute(visible, parameters).fetchone() is None:
+            rows = _rows(connection, query, parameters)
+            if not rows and visible and connection.execute(visible, parameters).fetchone() is None:
                 raise ApiError(404, "not_found", f"no {what} you may see")
-            return _rows(connection, query, parameters)
+            return rows
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
