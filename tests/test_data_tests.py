@@ -3,6 +3,10 @@ error-level violation in a mart fails it. Uses the hand-built dataset of test_ma
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from tests.test_marts import A1, AS_OF, B1, ORG_A, ORG_B, build_landing, write
 from warehouse.alerting.rules import data_quality_alerts
 from warehouse.dbt import run_dbt
@@ -52,6 +56,23 @@ def test_warnings_are_listed_and_do_not_fail_the_build(connection, dbt, tmp_path
         "select count(*) from monitoring.task_savings_are_not_negative"
     ).fetchone() == (2,)
     assert {status for status, _ in tests.values()} == {"pass", "warn"}
+    # The test scope (macros/test_scope.sql) reads a tested model's built_at from its docs:
+    # every model with generic tests whose table has that column documents it.
+    manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    built = {tuple(row) for row in connection.execute(
+        "select table_schema, table_name from information_schema.columns "
+        "where column_name = 'built_at'"
+    )}  # fmt: skip
+    tested = {node["attached_node"] for node in manifest["nodes"].values()
+              if node["resource_type"] == "test" and node.get("attached_node")}  # fmt: skip
+    undocumented = [
+        key for key in tested
+        if key.startswith("model.") and (manifest["nodes"][key]["schema"],
+                                         manifest["nodes"][key]["alias"]) in built
+        and "built_at" not in manifest["nodes"][key]["columns"]
+    ]  # fmt: skip
+    assert tested
+    assert undocumented == []
 
 
 def test_an_error_level_violation_fails_the_build(connection, dbt, tmp_path):
