@@ -88,6 +88,12 @@ def test_health_and_readiness(client):
     assert ready.json()["status"] == "ready"
     assert ready.json()["last_build_age_seconds"] >= 0
     assert client.get("/openapi.json").json()["info"]["title"] == "Generic Corp ROI warehouse API"
+    docs = client.get("/docs")  # the interactive docs, with the bearer key's Authorize button
+    assert (docs.status_code, "swagger-ui" in docs.text) == (200, True)
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes == {"HTTPBearer": {
+        "type": "http", "scheme": "bearer", "description": "an API key: warehouse api-key create",
+    }}  # fmt: skip
 
 
 def test_the_organization_dashboard_is_the_marts_and_other_organizations_are_not_found(
