@@ -18,8 +18,9 @@ CURVES_END = "<!-- bench_scale:curves:end -->"
 # The live phase lands tasks at this multiple of the volume's average rate (tasks over days), a
 # busy hour; the faults phase lands as fast as it can.
 LIVE_PEAK_FACTOR = 10
-SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries", "Live layer",
-            "Single-row inserts", "Storage", "Faults under load", "Did not finish")  # fmt: skip
+SECTIONS = ("Dataset", "Generation", "Loading", "dbt", "Dashboard queries", "Reporting API",
+            "Live layer", "Single-row inserts", "Storage", "Faults under load",
+            "Did not finish")  # fmt: skip
 CURVE_COLUMNS = (
     "tasks", "generate", "first dbt run", "first dbt build", "no-op dbt",
     "incremental build (1 day)", "incremental run (1 day)", "hourly refresh",
@@ -136,6 +137,7 @@ def render(results: Results) -> str:
         + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "dashboards" and step.outcome != "ok"],
     )  # fmt: skip
+    lines += ["", "### Reporting API", "", *_api(results)]
     lines += ["", "### Live layer", "", *_live(results)]
     inserts = [row for row in results.latencies if row["section"] == "inserts"]
     lines += ["", "### Single-row inserts", ""]
@@ -170,6 +172,27 @@ def render(results: Results) -> str:
         lines.append("Every phase finished.")
     lines += [END]
     return "\n".join(lines) + "\n"
+
+
+def _api(results: Results) -> list[str]:
+    """The reporting API's latency (benchmarks/bench_api.py) or why it was not measured."""
+    from benchmarks.bench_api import table
+
+    measured = results.facts.get("api")
+    if not measured:
+        steps = [step for step in results.steps if step.section == "api"]
+        return [steps[0].note if steps else "Not measured."]
+    return [
+        f"`warehouse api` ({measured['workers']} process, a pool of 10 connections) on this "
+        f"database ({measured['tasks']:,} tasks), uncached (`WAREHOUSE_API_CACHE_SECONDS=0`) "
+        f"and cached (30 s, filled first); {measured['requests']:,} requests per endpoint and "
+        "run from 8 and then 32 concurrent clients (aiohttp on uvloop, each client one request "
+        "at a time on a keep-alive connection) on the same machine; an organization admin's "
+        "key. Latency in ms as the client sees it; targets: p95 under 50 ms uncached, under "
+        "10 ms cached.",
+        "",
+        *table(measured["rows"]),
+    ]
 
 
 def _live(results: Results) -> list[str]:

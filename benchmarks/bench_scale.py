@@ -145,6 +145,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="the live phase's landing rate (default 0: the volume's average "
                              f"rate, --tasks over --days, times {LIVE_PEAK_FACTOR})")  # fmt: skip
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--api-requests", type=int, default=_env_int("BENCH_API_REQUESTS", 1000),
+                        help="requests per API endpoint, cache mode and client count")  # fmt: skip
     parser.add_argument("--pgbench-seconds", type=int,
                         default=_env_int("BENCH_PGBENCH_SECONDS", 15))  # fmt: skip
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE",
@@ -402,6 +404,7 @@ class Bench:
                 for name in ("incremental dbt build and run", "hourly status refresh"):
                     self.results.add(Step("dbt", name, "-", outcome="skipped", note=reason))
             self.dashboards()
+            self.api()
             self.storage()
             self.single_row_inserts()
             self.live(built)  # after the phases that measure the data as generated
@@ -786,6 +789,36 @@ class Bench:
                 section,
                 f"{label}: {len(latencies):,} queries, p95 {_percentile(latencies, 95):.1f} ms",
             )
+
+    def api(self) -> None:
+        """The reporting API's endpoints (benchmarks/bench_api.py, as `make bench-api`): p50,
+        p95 and p99 with 8 and 32 clients, uncached and cached, on this database."""
+        from benchmarks.bench_api import NothingToMeasureError, measure_endpoints
+
+        section = "api"
+        step = self.results.add(Step(
+            section, "reporting API: each endpoint, uncached and cached, 8 and 32 clients",
+            f"benchmarks/bench_api.py --requests {self.args.api_requests}",
+        ))  # fmt: skip
+        folder = self.scratch / "api"
+        folder.mkdir()
+        started = time.perf_counter()
+        try:
+            measured = measure_endpoints(
+                self.args.api_requests,
+                1,
+                folder,
+                lambda line: self.clock.log(section, line.strip()),
+            )
+        except NothingToMeasureError as error:
+            step.outcome, step.note = "skipped", f"skipped: {error}"
+            return
+        except Exception as error:  # reported; the phases after it still run
+            step.outcome, step.note = "failed", f"failed: {type(error).__name__}: {error}"
+            self.clock.log(section, step.note)
+            return
+        step.seconds.append(time.perf_counter() - started)
+        self.results.facts["api"] = measured
 
     def storage(self) -> None:
         section = "storage"

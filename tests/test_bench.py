@@ -81,7 +81,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
         "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
         "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50", "--micro-batch-tasks", "100",
-        "--micro-batch-interval", "1",
+        "--micro-batch-interval", "1", "--api-requests", "20",
         "--live-tasks-per-second", "0.5",
         "--database", bench_database, "--report", str(report), "--curves", str(curves),
         "--command", "quick test run",
@@ -182,6 +182,13 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
     for query in ("3.1", "3.2", "3.3", "3.4"):
         assert f"| {query} " in text
     assert "single-row insert (1 client)" in text
+    api = text[text.index("### Reporting API") : text.index("### Live layer")]
+    assert "20 requests per endpoint and run" in api
+    for endpoint in ("3.1 dashboard", "3.2 savings today", "3.3 provider comparison",
+                     "3.4 team productivity", "series (daily, month)", "last five minutes",
+                     "metrics"):  # fmt: skip
+        for cache, clients in (("uncached", 8), ("uncached", 32), ("cached", 8), ("cached", 32)):
+            assert f"| {endpoint} | {cache} | {clients} | " in api
     storage = text[text.index("### Storage") : text.index("### Faults under load")]
     assert "| raw.task_executions | " in storage  # its month partitions counted with it
     assert "raw.task_executions_20" not in storage
