@@ -106,7 +106,7 @@ test: lint pytest
 
 # Never part of `make test`. BENCH_TASKS, BENCH_DAYS, BENCH_RUNS, BENCH_PHASE_TIMEOUT,
 # BENCH_LOAD_ROWS, BENCH_PGBENCH_SECONDS, BENCH_MICRO_BATCH_TASKS, BENCH_LIVE_TASKS_PER_SECOND,
-# BENCH_DATABASE: see benchmarks/bench_scale.py.
+# BENCH_API_REQUESTS, BENCH_DATABASE: see benchmarks/bench_scale.py.
 bench: db-up
 	$(BIN)/python -m benchmarks.bench_scale
 
