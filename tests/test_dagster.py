@@ -52,7 +52,9 @@ def defs(server) -> dg.Definitions:
 
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
+    # In memory: the runs' thousands of events are not each written to a SQLite file (that
+    # was half of a full build's time here). The tests that need a stored instance make one.
+    with dg.DagsterInstance.ephemeral() as test_instance:
         yield test_instance
 
 
