@@ -177,13 +177,15 @@ def render(results: Results) -> str:
 def _api(results: Results) -> list[str]:
     """The reporting API's latency (benchmarks/bench_api.py) or why it was not measured."""
     from benchmarks.bench_api import table
+    from warehouse.api.app import pool_size
 
     measured = results.facts.get("api")
     if not measured:
         steps = [step for step in results.steps if step.section == "api"]
         return [steps[0].note if steps else "Not measured."]
     return [
-        f"`warehouse api` ({measured['workers']} process, a pool of 10 connections) on this "
+        f"`warehouse api` ({measured['workers']} process, a pool of {pool_size()} connections) "
+        "on this "
         f"database ({measured['tasks']:,} tasks), uncached (`WAREHOUSE_API_CACHE_SECONDS=0`) "
         f"and cached (30 s, filled first); {measured['requests']:,} requests per endpoint and "
         "run from 8 and then 32 concurrent clients (aiohttp on uvloop, each client one request "

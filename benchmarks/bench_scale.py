@@ -416,11 +416,10 @@ class Bench:
                 if not args.build_only:
                     self.report()
             finally:
-                if args.build_only and not args.keep:
-                    self.drop(self.load_database)  # never used
-                elif not args.keep:
+                if not args.keep:
                     self.drop(self.load_database)
-                    self.drop(self.database)
+                    if not args.build_only:  # --build-only keeps the database it built
+                        self.drop(self.database)
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return self.results
 

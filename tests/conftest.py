@@ -33,10 +33,12 @@ def _admin_connection(server: settings.ConnectionSettings) -> psycopg.Connection
     )
 
 
-def create_database(server: settings.ConnectionSettings, template: str | None = None) -> str:
-    """A new database, empty or a copy of ``template`` (whose sessions are ended first: a
-    template must have none)."""
-    name = f"wh_test_{uuid.uuid4().hex[:12]}"
+def create_database(
+    server: settings.ConnectionSettings, template: str | None = None, name: str | None = None
+) -> str:
+    """A new database (``name``, else a fresh one), empty or a copy of ``template`` (whose
+    sessions are ended first: a template must have none)."""
+    name = name or f"wh_test_{uuid.uuid4().hex[:12]}"
     with _admin_connection(server) as admin:
         if template is None:
             admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
@@ -151,8 +153,7 @@ def database(
 ) -> Iterator[settings.ConnectionSettings]:
     """A new, empty database for this test; the libpq variables point at it."""
     drop_database(server, PROCESS_DATABASE)  # left by an interrupted test, if any
-    with _admin_connection(server) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(PROCESS_DATABASE)))
+    create_database(server, name=PROCESS_DATABASE)
     point_at(monkeypatch, server, PROCESS_DATABASE, tmp_path)
     target = dbt_directory(tmp_path) / "target"
     target.mkdir(parents=True, exist_ok=True)

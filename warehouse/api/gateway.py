@@ -23,7 +23,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from urllib.parse import parse_qsl
 
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warehouse.api import keys
@@ -211,13 +211,11 @@ class Gateway:
         pool: ConnectionPool,
         answers: Expiring | RedisAnswers,
         log: RequestLog,
-        authenticate: Callable[[str], keys.Caller | None] | None = None,
     ) -> None:
         self.app, self.pool, self.answers, self.log = app, pool, answers, log
         self.identities = Expiring(key_cache_seconds())
-        self._authenticate = authenticate or self._authenticate_in_database
 
-    def _authenticate_in_database(self, token: str) -> keys.Caller | None:
+    def _authenticate(self, token: str) -> keys.Caller | None:
         with self.pool.connection() as connection:
             return keys.authenticate(connection, token)
 
@@ -240,14 +238,9 @@ class Gateway:
         method = scope["method"]
         who = await self.caller(_bearer(scope))
         if who is None:
-            body = json.dumps(
-                error_body(
-                    "unauthorized",
-                    "send Authorization: Bearer <API key> "
-                    "(an unknown, revoked or expired key is refused)",
-                )
-            )
-            await _send_whole(send, 401, "application/json", body.encode("utf-8"))
+            refused = error_body("unauthorized", "send Authorization: Bearer <API key> "
+                                 "(an unknown, revoked or expired key is refused)")  # fmt: skip
+            await JSONResponse(refused, 401)(scope, receive, send)
             self.log.add(None, method, scope["path"], 401, requested_at,
                          (time.perf_counter() - started) * 1000)  # fmt: skip
             return
