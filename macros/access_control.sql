@@ -21,19 +21,21 @@
 {% macro access_policies(kind) %}
     {%- set own_organization = "(select identity.organization_id from privacy.app_identity() as identity)" -%}
     {%- set own_user = "(select identity.user_id from privacy.app_identity() as identity)" -%}
-    {%- set team_members = "(select privacy.app_team_member_ids())" -%}
+    {#- an array (an init plan run once), not "in (select ...)": a hashed subplan filters each
+        row, where "= any(array)" lets the planner read the team's rows by a user_id index -#}
+    {%- set team_members = "any(array(select privacy.app_team_member_ids()))" -%}
     {%- set everything = {'bi_reader_all_rows': (['analytics_bi_reader'], 'true')} -%}
     {%- if kind == 'people' -%}
         {#- rows about one user: task_executions, user_analytics -#}
         {%- set policies = {
             'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
-            'team_lead_team_rows': (['analytics_team_lead'], 'user_id in ' ~ team_members),
+            'team_lead_team_rows': (['analytics_team_lead'], 'user_id = ' ~ team_members),
             'developer_own_rows': (['analytics_developer'], 'user_id = ' ~ own_user),
         } -%}
     {%- elif kind == 'users' -%}
         {%- set policies = {
             'org_admin_organization_rows': (['analytics_org_admin'], 'organization_id = ' ~ admin_organization()),
-            'team_lead_team_rows': (['analytics_team_lead'], 'id in ' ~ team_members),
+            'team_lead_team_rows': (['analytics_team_lead'], 'id = ' ~ team_members),
             'developer_own_rows': (['analytics_developer'], 'id = ' ~ own_user),
         } -%}
     {%- elif kind == 'task_children' -%}
@@ -163,7 +165,7 @@ $schema_usage$
         {%- if user_column %}
         or (
             pg_has_role(current_user, 'analytics_team_lead', 'member')
-            and {{ user_column }} in (select privacy.app_team_member_ids())
+            and {{ user_column }} = any(array(select privacy.app_team_member_ids()))
         )
         or (
             pg_has_role(current_user, 'analytics_developer', 'member')
