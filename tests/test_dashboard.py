@@ -31,7 +31,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.budgets import ADMIN, ORG, U1, U2, budgets_warehouse
+from tests.budgets import ADMIN, ADMIN_B, ORG, U1, U2, budgets_warehouse
 from tests.handbuilt import write
 from warehouse import settings
 from warehouse.ingest.loader import load_paths
@@ -176,7 +176,7 @@ def test_the_log_pages_and_its_filters_change_it(browser, app_url):
     assert {(row[2], row[4]) for row in table(page)} == {("Bob", "github_copilot")}
 
     pick(page, "Status", "failed")
-    assert caption(page) == "1 tasks, page 1 of 1"
+    assert caption(page) == "1 task, page 1 of 1"
     ((task, _, user, task_type, provider, status, cost, savings),) = table(page)
     assert (task, user, task_type, provider, status, cost, savings) == (
         "t102",
@@ -187,6 +187,32 @@ def test_the_log_pages_and_its_filters_change_it(browser, app_url):
         "$1.50",
         "$0.00",
     )
+
+
+def sidebar_options(page: Page, label: str) -> list[str]:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [option.strip() for option in options]
+
+
+def test_the_viewer_is_picked_by_organization_then_person(browser, app_url):
+    page = open_page(browser, f"{app_url}/log?viewer={ADMIN}", "log-picker")
+    assert caption(page) == "47 tasks, page 1 of 2"
+    # only the chosen organization's people are offered
+    assert sidebar_options(page, "Viewing as") == [
+        "Bob (developer, Org A)", "Cy (org admin, Org A)", "Ada (team lead, Org A)",
+    ]  # fmt: skip
+
+    pick(page, "Organization", "Org B")
+    assert sidebar_options(page, "Viewing as") == ["Di (org admin, Org B)"]
+    assert f"viewer={ADMIN_B}" in page.url
+    assert caption(page) == "0 tasks, page 1 of 1"
+
+    pick(page, "Organization", "Org A")
+    pick(page, "Viewing as", "Bob (developer, Org A)")
+    assert f"viewer={U2}" in page.url
+    assert caption(page) == "2 tasks, page 1 of 1"
 
 
 def test_each_viewer_sees_only_their_rows(browser, app_url):
