@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import aiohttp
+import psutil
 import uvloop
 
 from warehouse import postgres
@@ -113,6 +114,35 @@ async def measure(base: str, token: str, path: str, params: dict, requests: int,
     return timings
 
 
+class CpuMeter:
+    """CPU seconds spent by the load generator (this process), the API's processes and the
+    PostgreSQL server's (its postmaster and every backend), between two readings: where a
+    run's time goes on a machine whose cores all three share."""
+
+    def __init__(self, api: subprocess.Popen) -> None:
+        self.api = psutil.Process(api.pid)
+        with postgres.connect(autocommit=True) as connection:
+            directory = connection.execute("show data_directory").fetchone()[0]
+        postmaster_pid = int(Path(directory, "postmaster.pid").read_text().split()[0])
+        self.server = psutil.Process(postmaster_pid)
+
+    @staticmethod
+    def _seconds(process: psutil.Process) -> float:
+        total = 0.0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                times = member.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def read(self) -> dict[str, float]:
+        own = psutil.Process().cpu_times()
+        return {"client": own.user + own.system, "api": self._seconds(self.api),
+                "postgres": self._seconds(self.server)}  # fmt: skip
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -154,19 +184,25 @@ def measure_endpoints(requests: int, workers: int, scratch: Path,
         for mode, seconds in (("uncached", 0), ("cached", 30)):
             port = free_port()
             servers[mode] = (port, start_api(port, seconds, scratch / f"{mode}.log", workers))
+        meters = {mode: CpuMeter(process) for mode, (_, process) in servers.items()}
         for name, (path, params) in endpoints(str(organization_id), str(team_id), today).items():
             for mode, (port, _) in servers.items():
                 base = f"http://127.0.0.1:{port}"
                 if mode == "cached":  # fill the cache first
                     uvloop.run(measure(base, token, path, params, 1, 1))
                 for clients in (8, 32):
+                    before, started = meters[mode].read(), time.perf_counter()
                     timings = uvloop.run(measure(base, token, path, params, requests, clients))
+                    seconds, after = time.perf_counter() - started, meters[mode].read()
                     p95 = percentile(timings, 0.95)
                     rows.append({
                         "endpoint": name, "cache": mode, "clients": clients,
                         "p50": percentile(timings, 0.5), "p95": p95,
                         "p99": percentile(timings, 0.99), "target": TARGETS_MS[mode],
-                        "met": p95 < TARGETS_MS[mode],
+                        "met": p95 < TARGETS_MS[mode], "per_second": requests / seconds,
+                        # CPU ms per request of each part (the cores' share of a request)
+                        "cpu_ms": {part: 1000 * (after[part] - before[part]) / requests
+                                   for part in after},
                     })  # fmt: skip
                     log(f"  {name:<24} {mode:<8} {clients:>2} clients: p95 {p95:7.1f} ms")
     finally:
@@ -179,13 +215,16 @@ def measure_endpoints(requests: int, workers: int, scratch: Path,
 
 def table(rows: list[dict]) -> list[str]:
     """The Markdown table of ``measure_endpoints``' rows."""
-    lines = ["| endpoint | cache | clients | p50 ms | p95 ms | p99 ms | target p95 |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| endpoint | cache | clients | p50 ms | p95 ms | p99 ms | target p95 | requests/s "
+             "| CPU ms per request: client / API / PostgreSQL |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in rows:
         met = "met" if row["met"] else "not met"
+        cpu = " / ".join(f"{row['cpu_ms'][part]:.2f}" for part in ("client", "api", "postgres"))
         lines.append(f"| {row['endpoint']} | {row['cache']} | {row['clients']} | "
                      f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | "
-                     f"< {row['target']} ms: {met} |")  # fmt: skip
+                     f"< {row['target']} ms: {met} | {row['per_second']:,.0f} "
+                     f"| {cpu} |")  # fmt: skip
     return lines
 
 

@@ -159,6 +159,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="generate the data and run the first dbt build, then stop: the "
                              "database is kept and no report written (to measure something "
                              "else at this volume: PGDATABASE=<it> make bench-api)")  # fmt: skip
+    parser.add_argument("--live-only", action="store_true",
+                        help="on the database a --build-only run kept (--database): an "
+                             "incremental `dbt run` with this checkout's models, then the live "
+                             "phase alone; its section is printed, no report written, the "
+                             "database kept")  # fmt: skip
     skips = ", ".join(QUICK_SKIPS)
     parser.add_argument("--quick", action="store_true",
                         help=f"skip {skips} (for the test suite)")  # fmt: skip
@@ -383,6 +388,8 @@ class Bench:
     def run(self) -> Results:
         args = self.args
         self.results.facts["load_average_start"] = os.getloadavg()
+        if args.live_only:
+            return self.live_only()
         self.clock.log("setup", f"scratch databases {self.database}, {self.load_database}")
         self.recreate(self.database)
         self.recreate(self.load_database)
@@ -421,6 +428,25 @@ class Bench:
                     if not args.build_only:  # --build-only keeps the database it built
                         self.drop(self.database)
                 shutil.rmtree(self.scratch, ignore_errors=True)
+        return self.results
+
+    def live_only(self) -> Results:
+        """The live phase on a kept --build-only database: its marts first brought up to this
+        checkout's models (the live store, say) by an incremental `dbt run`; the section is
+        printed. The live phase's tasks stay in the database (the next run builds them)."""
+        from benchmarks.bench_report import _live
+
+        os.environ["PGDATABASE"] = self.database
+        self.generated_windows = self.plan.days
+        try:
+            command, shown = self.dbt("run", as_of=self.fault_as_of)
+            step = self.results.add(Step(LIVE, "catch up: incremental dbt run", shown))
+            self.timed(step, command)
+            if step.outcome == "ok":
+                self.live(True)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        print("\n".join(_live(self.results)), flush=True)
         return self.results
 
     def generate(self) -> bool:

@@ -186,8 +186,9 @@ costed_tasks as (
 
 
 {#- The columns of analytics.task_executions from a CTE of costed_task_ctes(), but its build's
-    bookkeeping (built_from_batch_id, built_at): shared with the live view. -#}
-{% macro task_execution_mart_columns() %}
+    bookkeeping (built_from_batch_id, built_at): shared with the live view, which passes the
+    status's expression (as of now) for rows of the live store. -#}
+{% macro task_execution_mart_columns(status_sql='effective_status') %}
         task_execution_id as id,
         task_id::varchar(255) as task_id,
         user_id,
@@ -205,7 +206,7 @@ costed_tasks as (
         cost_usd::numeric(10, 6) as cost_usd,
         baseline_cost_usd::numeric(10, 6) as baseline_cost_usd,
         savings_usd::numeric(10, 6) as savings_usd,
-        effective_status::varchar(50) as status,
+        ({{ status_sql }})::varchar(50) as status,
         error_message,
         created_at,
         updated_at,

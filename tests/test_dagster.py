@@ -311,6 +311,7 @@ HOURLY_ASSETS = {
     dg.AssetKey(["analytics", "live_task_executions"]),
     dg.AssetKey(["analytics", "live_savings_today"]),
     dg.AssetKey(["analytics", "live_last_five_minutes"]),
+    dg.AssetKey(["staging", "int_live_task_store"]),
     dg.AssetKey(["staging", "int_live_savings_today_cache"]),
     dg.AssetKey(["staging", "int_live_last_five_minutes_cache"]),
     dg.AssetKey(["analytics", "live_savings_today_cached"]),

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -34,6 +35,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.budgets import ADMIN, ADMIN_B, ORG, U1, U2, budgets_warehouse
 from tests.handbuilt import write
 from warehouse import settings
+from warehouse.dashboard import data
 from warehouse.ingest.loader import load_paths
 
 APP = settings.project_dir() / "warehouse" / "dashboard" / "app.py"
@@ -262,3 +264,28 @@ def test_providers_teams_summary_and_roi_pages(browser, app_url, warehouse):
         "$11.60",
         "116.00 %",
     )
+
+
+def test_a_team_leads_log_reads_each_members_newest_tasks_and_pages_like_the_marts(warehouse):
+    """A team lead's log merges each member's newest tasks (data.task_log's per-user read): its
+    pages, with and without a filter, are the marts' tasks of the team in the log's order."""
+    lead = data.Viewer(UUID(U1), "Ada", "team_lead", "Org A")
+    team_tasks = """
+        select task_id from analytics.task_executions
+        where user_id in (select id from analytics.users where team_id = (
+            select team_id from analytics.users where id = %(lead)s))
+            and (%(provider)s::text is null or provider = %(provider)s)
+        order by start_time desc, task_id
+    """
+    for provider, count in ((None, 45), ("openai_codex", 44)):
+        shown = []
+        for page in (1, 2):
+            with data.as_viewer(lead) as connection:
+                total, rows = data.task_log(connection, data.LogFilter(provider=provider), page)
+            assert total == count
+            shown += [row["task_id"] for row in rows]
+        expected = [row[0] for row in warehouse.execute(
+            team_tasks, {"lead": U1, "provider": provider}
+        )]  # fmt: skip
+        assert len(shown) == count
+        assert shown == expected

@@ -213,3 +213,108 @@ def test_marts_plus_live_count_each_task_once_across_a_build_that_starts_while_a
     assert len({answer[4] for answer in answers}) >= 3  # polls spanned both builds' commits
     assert max(answer[3] for answer in answers) >= 6  # tasks were live meanwhile
     assert answers[-1][:4] == (answers[-1][2], answers[-1][2], 5 + 6 + number - 200, 0)
+
+
+def ledger(connection) -> list[int]:
+    return [row[0] for row in connection.execute(
+        "select batch_id from raw.live_store_batches order by batch_id"
+    )]  # fmt: skip
+
+
+def stored_tasks(connection) -> list[str]:
+    return [row[0] for row in connection.execute(
+        "select task_id from staging.int_live_task_store order by task_id"
+    )]  # fmt: skip
+
+
+def computed_at_each_query(connection) -> dict[str, tuple]:
+    """The live view with an empty ledger: every task computed by the query, none read from
+    the store (rolled back)."""
+    with connection.transaction(force_rollback=True):
+        connection.execute("delete from raw.live_store_batches")
+        return rows(connection, "analytics.live_task_executions")
+
+
+def test_the_live_store_holds_what_the_loader_landed_and_the_view_is_exact_for_any_writer(
+    connection, dbt, tmp_path
+):
+    """The loader ranks, checks and prices each task file's tasks into the live store in its
+    transaction (docs/live.md, "The live store"); the live view reads them from it, and
+    computes at each query the tasks of batches the ledger does not list (another writer's),
+    with the same answer either way."""
+    build_landing(tmp_path / "landing")
+    load_paths(connection, [tmp_path / "landing"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    dbt(*WITHOUT_TESTS, as_of=now.isoformat())
+    assert (ledger(connection), stored_tasks(connection)) == ([], [])
+
+    later = tmp_path / "later"
+    later.mkdir()
+    start = now - timedelta(minutes=2)
+    write(later / "task_executions.csv", [
+        execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=60)), 1000, "completed"),
+        execution(9, A2, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=30)), 1000, "completed"),
+        execution(4, A2, ORG_A, "openai_codex", "test", "2026-03-02T10:00:00Z",
+                  "2026-03-02T10:02:00Z", 2000, "completed"),
+    ])  # fmt: skip
+    [landed] = load_paths(connection, [later])
+    assert ledger(connection) == [landed.batch_id]
+    assert stored_tasks(connection) == ["T4", "T8", "T9"]
+    live = rows(connection, "analytics.live_task_executions")
+    assert {task: row[9:13] for task, row in live.items()} == {
+        "T4": (Decimal("0.022"), Decimal("0.041"), Decimal("0.019"), "completed"),
+        "T8": (Decimal("0.012"), Decimal("0.021"), Decimal("0.009"), "completed"),
+        "T9": (Decimal("0.012"), Decimal("0.016"), Decimal("0.004"), "completed"),
+    }
+    assert computed_at_each_query(connection) == live
+
+    # another writer: T9 fails in a newer version and T10 is new, inserted straight into raw
+    other = connection.execute(
+        "insert into raw.load_batches (table_name, source_file, file_format, file_checksum, "
+        "file_bytes, status, started_at) values ('task_executions', 'platform inserts', "
+        "'insert', 'inserts', 0, 'loaded', now()) returning batch_id"
+    ).fetchone()[0]
+    for line, (number, end, status) in enumerate(
+        ((9, start + timedelta(seconds=90), "failed"), (10, start + timedelta(seconds=20),
+                                                        "completed")), start=1):  # fmt: skip
+        connection.execute(
+            "insert into raw.task_executions (id, task_id, user_id, organization_id, task_type, "
+            "provider, start_time, end_time, tokens_used, cost_usd, status, updated_at, "
+            "_batch_id, _source_file, _source_line) values (%s, %s, %s, %s, 'test', "
+            "'openai_codex', %s, %s, 1000, 0, %s, %s, %s, 'platform inserts', %s)",
+            (f"00000000-0000-4000-8000-{number:012d}", f"T{number}", A2, ORG_A, start, end,
+             status, end, other, line),
+        )  # fmt: skip
+    assert ledger(connection) == [landed.batch_id]  # not listed: computed at each query
+    live = rows(connection, "analytics.live_task_executions")
+    assert {task: (row[12], row[21]) for task, row in live.items()} == {
+        "T4": ("completed", 2), "T8": ("completed", 1), "T9": ("failed", 2),
+        "T10": ("completed", 1),
+    }  # fmt: skip
+    # 20 s: baseline 0.01 + 0.001 + 0.01 * 20 / 60 = 0.014333 (to 6 places), cost 0.012
+    assert live["T10"][9:12] == (Decimal("0.012"), Decimal("0.014333"), Decimal("0.002333"))
+    assert computed_at_each_query(connection) == live
+
+    # a loaded version that breaks a hard rule takes its task out of the store and the view
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    write(broken / "task_executions.csv", [  # newest (updated now), ends before it starts
+        {**execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
+                     iso(start - timedelta(seconds=60)), 1000, "completed"),
+         "updated_at": iso(now)},
+    ])  # fmt: skip
+    load_paths(connection, [broken])
+    assert stored_tasks(connection) == ["T4", "T9"]
+    assert sorted(rows(connection, "analytics.live_task_executions")) == ["T10", "T4", "T9"]
+
+    # rebuilding the references empties the ledger: the view computes every task again
+    dbt("run", "--select", "stg_platform__provider_pricing", as_of=now.isoformat())
+    assert ledger(connection) == []
+    assert rows(connection, "analytics.live_task_executions") == computed_at_each_query(connection)
+
+    # a build takes every task in; the store and the ledger start again from it
+    dbt(*WITHOUT_TESTS, as_of=datetime.now(UTC).isoformat())
+    assert (ledger(connection), stored_tasks(connection)) == ([], [])
+    assert rows(connection, "analytics.live_task_executions") == {}

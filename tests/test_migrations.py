@@ -67,8 +67,9 @@ def test_applying_twice_changes_nothing(connection):
     # 0001_landing_tables, 0002_batch_horizon, 0003_batch_line_and_load_time_indexes,
     # 0004_no_row_foreign_key_on_raw_events, 0005_task_executions_by_month,
     # 0006_month_making_never_waits, 0007_access_control, 0008_redaction_counts,
-    # 0009_retention, 0010_privacy_requests, 0011_database_health, 0012_budgets_and_invoices
-    assert versions == [(number,) for number in range(1, 13)]
+    # 0009_retention, 0010_privacy_requests, 0011_database_health, 0012_budgets_and_invoices,
+    # 0013_live_store
+    assert versions == [(number,) for number in range(1, 14)]
 
 
 def test_an_edited_applied_migration_is_refused(connection, tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ def test_embedded_server_starts_once_answers_and_stops(private_home, capsys):
     assert main(["db", "up"]) == 0  # idempotent: the running server is reused
     second = capsys.readouterr().out
     assert "embedded PostgreSQL ready" in first
-    assert "applied 12 migration(s)" in first
+    assert "applied 13 migration(s)" in first
     assert "applied" not in second
 
     assert (private_home / "pgdata" / "PG_VERSION").exists()

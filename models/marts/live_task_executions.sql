@@ -1,9 +1,12 @@
 {#- The tasks whose newest version arrived after the last build of task_executions, as that
     build would give them: ranked, checked, costed and status-derived by the same macros
-    (macros/task_pipeline.sql), the status as of now. A view, computed at each query: only the
-    versions of tasks with a version after the build are read (raw's batch and id indexes).
-    analytics.task_executions for the tasks not in here, plus this view, is the current picture
-    with no task counted twice; a task quarantined by its new version is in neither.
+    (macros/task_pipeline.sql), the status as of now. A view over the live store
+    (int_live_task_store: the tasks of the batches its ledger lists, ranked, checked and priced
+    when they landed) and, computed at each query, the tasks of any later batch the ledger does
+    not list (docs/live.md, "The live store"); a task with a version in such a batch is taken
+    from the computation only. analytics.task_executions for the tasks not in here, plus this
+    view, is the current picture with no task counted twice; a task quarantined by its new
+    version is in neither.
     Not security_invoker (it reads staging, which readers cannot): it filters rows for its
     caller itself, as the marts' row-level security does (macro visible_to_caller). -#}
 with built as (
@@ -11,45 +14,45 @@ with built as (
     from {{ ref('task_executions') }}
 ),
 
--- not materialized: read twice below, each time narrowed by an index of raw
-raw_versions as not materialized (
-    select * from {{ ref('stg_platform__task_execution_rows') }}
-),
-
--- the batches loaded since (a short list, which the planner reads through raw's batch index;
--- a bare `_batch_id > (select ...)` is planned without knowing the bound, as a third of raw)
-arrived_batches as (
+-- the batches loaded since that the store does not hold (a short list, usually empty, which
+-- the planner reads through raw's batch index; a bare `_batch_id > (select ...)` is planned
+-- without knowing the bound, as a third of raw)
+unlisted_batches as (
     select load_batches.batch_id
     from {{ ref('stg_platform__load_batches') }} as load_batches
     where
         load_batches.table_name = 'task_executions'
         and load_batches.batch_id > (select built.batch_id from built)
+        and not exists (
+            select from {{ live_store_ledger() }} as ledger
+            where ledger.batch_id = load_batches.batch_id
+        )
 ),
 
-task_versions as (
-    select raw_versions.*
-    from raw_versions
-    where raw_versions.id = any(array(
-        select arrived.id from raw_versions as arrived
-        where
-            arrived._batch_id = any(array(select arrived_batches.batch_id from arrived_batches))
-            -- redundant (the bound when this view was created, a literal, never above the
-            -- bound now): what the planner estimates from the batch index's real maximum; the
-            -- list above alone is estimated as a share of each partition's batches, and a
-            -- small partition was then read whole
-            and arrived._batch_id > {{ value_when_built(
-                'select coalesce(max(built_from_batch_id), 0) from ' ~ ref('task_executions'),
-                'bigint', ref('task_executions')) }}
-    ))
+{{ live_task_ctes(
+    'select unlisted_batches.batch_id from unlisted_batches',
+    value_when_built(
+        'select coalesce(max(built_from_batch_id), 0) from ' ~ ref('task_executions'),
+        'bigint', ref('task_executions'))) }},
+
+store_rows as (
+    select *
+    from {{ ref('int_live_task_store') }}
+    where
+        last_batch_id > (select built.batch_id from built)
+        and task_execution_id <> all(array(
+            select task_versions.id from task_versions
+        ))
 ),
-
-{{ newest_task_version_ctes('task_versions') }},
-
-{{ checked_task_ctes('newest_task_versions') }},
-
-{{ costed_task_ctes('checked_tasks', as_of_sql='now()') }},
 
 final as (
+    select
+        {{ task_execution_mart_columns(
+            effective_status('status', 'ended_at', 'started_at', 'now()')) }},
+        now() as computed_at
+    from store_rows
+    where {{ visible_to_caller('organization_id', 'user_id') }}
+    union all
     select
         {{ task_execution_mart_columns() }},
         now() as computed_at

@@ -11,9 +11,9 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 
 RAW_SCHEMA = "raw"
 # dbt sources that dbt runs write for themselves (docs/concurrency.md: the batch horizon taken
-# on-run-start) or retention runs write (the days they purged, docs/privacy.md), not data the
-# load brings: no asset, no lineage edge.
-DBT_BOOKKEEPING_SOURCES = {"batch_horizons", "retention_purged_days"}
+# on-run-start) or retention runs write (the days they purged, docs/privacy.md), and the live
+# store's ledger (docs/live.md), not data the load brings: no asset, no lineage edge.
+DBT_BOOKKEEPING_SOURCES = {"batch_horizons", "live_store_batches", "retention_purged_days"}
 # The catalogues the warehouse owns (dbt seeds: providers, task types, pricing tiers).
 SEEDS_GROUP = "seeds"
 # Marts are built by the daily build (and refreshed hourly); older than a day warns, and an

@@ -229,6 +229,8 @@ def load_file(
                 _create_months(connection)
             _record_redactions(connection, batch_id, redactions)
             erased = drop_erased_rows(connection, table, sql.Identifier("raw", table), batch_id)
+            if table == "task_executions":
+                _absorb_into_live_store(connection, batch_id)
             _close_batch(connection, batch_id, counts, erased, started)
     except LandingFileError as error:
         _record_failure(connection, attempt, str(error))
@@ -250,6 +252,18 @@ def load_file(
         rows_erased=erased,
         redactions=sum(redactions.values()),
     )
+
+
+def _absorb_into_live_store(connection: psycopg.Connection, batch_id: int) -> None:
+    """Rank, check and price the batch's tasks into the live store, in the file's transaction
+    (raw.live_store_absorb, made by the store's build: docs/live.md, "The live store"), so
+    that the live view reads them instead of computing them at each query. Before the first
+    build there is no store: the live view then computes the batch's tasks itself."""
+    absorb = connection.execute(
+        "select to_regprocedure('raw.live_store_absorb(bigint)') is not null"
+    ).fetchone()[0]
+    if absorb:
+        connection.execute("select raw.live_store_absorb(%s)", (batch_id,))
 
 
 def _create_current_months(connection: psycopg.Connection) -> None:
