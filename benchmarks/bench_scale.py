@@ -1307,7 +1307,8 @@ class Bench:
         self.micro_batches += 1
         batch = (writer or self.micro_batch_writer).write(self.micro_batches)
         try:
-            [result] = load_paths(connection, [batch.path])
+            # --live-only, again on the same database, writes the same files: loaded again
+            [result] = load_paths(connection, [batch.path], force=self.args.live_only)
         finally:
             batch.path.unlink()
         if result.status != "loaded" or result.rows_read != batch.lines:

@@ -148,27 +148,28 @@ $schema_usage$
     (a view reading what the reader roles cannot, such as the live view): true for the BI
     reader, for the owner and anyone else in none of the reader roles (only the build role can
     read the view then), and for the identity each scoped role allows. current_user is the
-    caller in a view's body. -#}
+    caller in a view's body. Each role test is a scalar subquery: an init plan, run once per
+    query, where a bare pg_has_role() is run for every row. -#}
 {% macro visible_to_caller(organization_column, user_column=none) -%}
     (
-        pg_has_role(current_user, 'analytics_bi_reader', 'member')
+        (select pg_has_role(current_user, 'analytics_bi_reader', 'member'))
         or not (
-            pg_has_role(current_user, 'analytics_org_admin', 'member')
-            or pg_has_role(current_user, 'analytics_team_lead', 'member')
-            or pg_has_role(current_user, 'analytics_developer', 'member')
-            or pg_has_role(current_user, 'analytics_support', 'member')
+            (select pg_has_role(current_user, 'analytics_org_admin', 'member'))
+            or (select pg_has_role(current_user, 'analytics_team_lead', 'member'))
+            or (select pg_has_role(current_user, 'analytics_developer', 'member'))
+            or (select pg_has_role(current_user, 'analytics_support', 'member'))
         )
         or (
-            pg_has_role(current_user, 'analytics_org_admin', 'member')
+            (select pg_has_role(current_user, 'analytics_org_admin', 'member'))
             and {{ organization_column }} = {{ admin_organization() }}
         )
         {%- if user_column %}
         or (
-            pg_has_role(current_user, 'analytics_team_lead', 'member')
+            (select pg_has_role(current_user, 'analytics_team_lead', 'member'))
             and {{ user_column }} = any(array(select privacy.app_team_member_ids()))
         )
         or (
-            pg_has_role(current_user, 'analytics_developer', 'member')
+            (select pg_has_role(current_user, 'analytics_developer', 'member'))
             and {{ user_column }} = (select identity.user_id from privacy.app_identity() as identity)
         )
         {%- endif %}

@@ -25,28 +25,14 @@
 {%- endmacro %}
 
 
-{#- CTEs ending in `costed_tasks`: the tasks with a version in the batches of `batches_sql`, from
-    all their versions (raw's id index), ranked, checked, priced and status-derived as of now
-    by the marts' macros. `batch_floor_sql`: a bound below those batches that PostgreSQL can
-    estimate (a literal): a list of batches alone is estimated as a share of each monthly
-    partition's rows, and a small partition was then read whole. -#}
-{% macro live_task_ctes(batches_sql, batch_floor_sql=none) %}
--- not materialized: read twice below, each time narrowed by an index of raw
-raw_versions as not materialized (
-    select * from {{ ref('stg_platform__task_execution_rows') }}
-),
-
+{#- CTEs ending in `costed_tasks`: the tasks of `task_ids_sql` (an array of task execution ids),
+    from all their versions (raw's id index), ranked, checked, priced and status-derived as of
+    now by the marts' macros. -#}
+{% macro live_task_ctes(task_ids_sql) %}
 task_versions as (
-    select raw_versions.*
-    from raw_versions
-    where raw_versions.id = any(array(
-        select arrived.id from raw_versions as arrived
-        where
-            arrived._batch_id = any(array({{ batches_sql }}))
-            {%- if batch_floor_sql is not none %}
-            and arrived._batch_id > {{ batch_floor_sql }}
-            {%- endif %}
-    ))
+    select task_rows.*
+    from {{ ref('stg_platform__task_execution_rows') }} as task_rows
+    where task_rows.id = any({{ task_ids_sql }})
 ),
 
 {{ newest_task_version_ctes('task_versions') }},
@@ -55,6 +41,22 @@ task_versions as (
 
 {{ costed_task_ctes('checked_tasks', as_of_sql='now()') }}
 {% endmacro %}
+
+
+{#- The ids of the tasks with a version in the load batches of `batches_sql` (a query of batch
+    ids), as an array expression; `batch_floor_sql`: a bound below those batches that
+    PostgreSQL can estimate (a literal): a list of batches alone is estimated as a share of
+    each monthly partition's rows, and a small partition was then read whole. -#}
+{% macro live_batch_task_ids(batches_sql, batch_floor_sql=none) -%}
+    array(
+        select arrived.id from {{ ref('stg_platform__task_execution_rows') }} as arrived
+        where
+            arrived._batch_id = any(array({{ batches_sql }}))
+            {%- if batch_floor_sql is not none %}
+            and arrived._batch_id > {{ batch_floor_sql }}
+            {%- endif %}
+    )
+{%- endmacro %}
 
 
 {#- Pre-hook of int_live_task_store: the batches after task_executions' watermark, listed under
@@ -77,37 +79,97 @@ task_versions as (
 {% endmacro %}
 
 
-{#- Post-hook of int_live_task_store: raw.live_store_absorb(batch), the loader's call (in each
-    task file's transaction): under the lock, lists the batch and replaces the store's rows of
-    its tasks by the pipeline's (none for a task its newest version quarantines). The columns
-    are named (a schema change appends the store's new columns at the end), and the relations
-    not by their database (a copy of the database, as the tests make, keeps a working
-    function). -#}
-{% macro live_store_absorb_function() %}
+{#- Post-hook of int_live_task_store: the store's three functions, made from the marts' macros
+    (plpgsql: each session plans their statements once, where the live view's own SQL for the
+    pipeline took 10 ms to plan at each query):
+    - live_tasks_of(ids): the pipeline's rows of those tasks, as the store's row type;
+    - live_unlisted_task_ids(): the tasks with a version in a batch after task_executions'
+      watermark that the ledger does not list (usually none: no raw read then);
+    - live_store_absorb(batch): the loader's call, in each task file's transaction: under the
+      lock, lists the batch and replaces the store's rows of its tasks by the pipeline's (none
+      for a task its newest version quarantines).
+    The columns are named in the table's order (a schema change appends the store's new ones at
+    the end); the relations not by their database (a copy of the database, as the tests make,
+    keeps working functions). The two readers are stable (they read the calling query's
+    snapshot) and run with the owner's rights, as the live view reads staging: a reader role
+    reaches them only through the view (schema raw is not theirs), which filters the rows for
+    its caller. -#}
+{% macro live_store_functions() %}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set column_list = columns | join(', ') -%}
     {%- set ledger = live_store_ledger() -%}
-    {%- set body -%}
+    {%- set task_rows = ref('stg_platform__task_execution_rows') -%}
+    {%- set functions -%}
+create or replace function {{ ledger.schema }}.live_tasks_of(task_ids uuid[])
+returns setof {{ this }}
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $live_tasks_of$
+begin
+    if coalesce(cardinality(task_ids), 0) = 0 then
+        return;
+    end if;
+    return query
+        with {{ live_task_ctes('task_ids') }}
+        select {{ column_list }} from costed_tasks;
+end
+$live_tasks_of$;
+
+create or replace function {{ ledger.schema }}.live_unlisted_task_ids()
+returns uuid[]
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $live_unlisted_task_ids$
+declare
+    unlisted bigint[];
+    found uuid[];
+begin
+    select coalesce(array_agg(load_batches.batch_id), '{}') into unlisted
+    from {{ ref('stg_platform__load_batches') }} as load_batches
+    where
+        load_batches.table_name = 'task_executions'
+        and load_batches.batch_id > (
+            select coalesce(max(built.built_from_batch_id), 0)
+            from {{ ref('task_executions') }} as built
+        )
+        and not exists (
+            select from {{ ledger }} as ledger
+            where ledger.batch_id = load_batches.batch_id
+        );
+    if cardinality(unlisted) = 0 then
+        return '{}';
+    end if;
+    -- literals, for the planner's estimate of the batch index (macro live_batch_task_ids)
+    execute format(
+        {{ "'select " ~ live_batch_task_ids('select unnest(%L::bigint[])', '%s') | replace("'", "''") ~ "'" }},
+        unlisted, (select min(batch) - 1 from unnest(unlisted) as batch)
+    ) into found;
+    return found;
+end
+$live_unlisted_task_ids$;
+
+create or replace function {{ ledger.schema }}.live_store_absorb(absorbed_batch bigint)
+returns void
+language plpgsql
+as $live_store_absorb$
 begin
     perform pg_advisory_xact_lock(731004);
     insert into {{ ledger }} (batch_id) values (absorbed_batch)
     on conflict (batch_id) do nothing;
     delete from {{ this }} as stored
     where stored.task_execution_id = any(array(
-        select arrived.id from {{ ref('stg_platform__task_execution_rows') }} as arrived
+        select arrived.id from {{ task_rows }} as arrived
         where arrived._batch_id = absorbed_batch
     ));
     insert into {{ this }} ({{ column_list }})
-    with {{ live_task_ctes('select absorbed_batch') }}
-    select {{ column_list }} from costed_tasks;
+    select {{ column_list }} from {{ ledger.schema }}.live_tasks_of(array(
+        select arrived.id from {{ task_rows }} as arrived
+        where arrived._batch_id = absorbed_batch
+    ));
 end
-    {%- endset %}
-create or replace function {{ ledger.schema }}.live_store_absorb(absorbed_batch bigint)
-returns void
-language plpgsql
-as $live_store_absorb$
-{{ body | replace('"' ~ this.database ~ '".', '') }}
 $live_store_absorb$
+    {%- endset %}
+{{ functions | replace('"' ~ this.database ~ '".', '') }}
 {% endmacro %}
 
 

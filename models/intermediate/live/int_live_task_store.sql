@@ -6,7 +6,7 @@
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['task_execution_id']}],
         pre_hook=["{{ live_store_refill() }}"],
-        post_hook=["{{ live_store_absorb_function() }}"],
+        post_hook=["{{ live_store_functions() }}"],
     )
 }}
 
@@ -21,6 +21,7 @@
     new table would drop the live view that reads it. #}
 -- depends_on: {{ ref('stg_platform__load_batches') }}
 {%- set ledger = live_store_ledger() %}
-with {{ live_task_ctes('select ledger.batch_id from ' ~ ledger ~ ' as ledger') }}
+with {{ live_task_ctes(live_batch_task_ids(
+    'select ledger.batch_id from ' ~ ledger ~ ' as ledger')) }}
 
 select * from costed_tasks
