@@ -68,6 +68,12 @@ task_versions as (
     {%- endif %}
     delete from {{ live_store_ledger() }};
     insert into {{ live_store_ledger() }} (batch_id)
+    {{ live_batches_after_build() }}
+{% endmacro %}
+
+
+{#- The task batches loaded after task_executions' watermark (a query of batch_id). -#}
+{% macro live_batches_after_build() %}
     select load_batches.batch_id
     from {{ ref('stg_platform__load_batches') }} as load_batches
     where
@@ -124,18 +130,12 @@ declare
     unlisted bigint[];
     found uuid[];
 begin
-    select coalesce(array_agg(load_batches.batch_id), '{}') into unlisted
-    from {{ ref('stg_platform__load_batches') }} as load_batches
-    where
-        load_batches.table_name = 'task_executions'
-        and load_batches.batch_id > (
-            select coalesce(max(built.built_from_batch_id), 0)
-            from {{ ref('task_executions') }} as built
-        )
-        and not exists (
-            select from {{ ledger }} as ledger
-            where ledger.batch_id = load_batches.batch_id
-        );
+    select coalesce(array_agg(after_build.batch_id), '{}') into unlisted
+    from ({{ live_batches_after_build() }}) as after_build
+    where not exists (
+        select from {{ ledger }} as ledger
+        where ledger.batch_id = after_build.batch_id
+    );
     if cardinality(unlisted) = 0 then
         return '{}';
     end if;

@@ -43,6 +43,22 @@ def rows(connection, relation: str) -> dict[str, tuple]:
     }
 
 
+def later_tasks(directory: Path, now: datetime) -> tuple[Path, datetime]:
+    """The module docstring's T8, T9 (started two minutes before ``now``) and T4's completed
+    version, as a landing folder; and that start."""
+    directory.mkdir()
+    start = now - timedelta(minutes=2)
+    write(directory / "task_executions.csv", [
+        execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=60)), 1000, "completed"),
+        execution(9, A2, ORG_A, "openai_codex", "test", iso(start),
+                  iso(start + timedelta(seconds=30)), 1000, "completed"),
+        execution(4, A2, ORG_A, "openai_codex", "test", "2026-03-02T10:00:00Z",
+                  "2026-03-02T10:02:00Z", 2000, "completed"),
+    ])  # fmt: skip
+    return directory, start
+
+
 def test_a_task_landing_after_a_build_is_live_at_once_with_the_cost_of_the_next_build(
     connection, dbt, tmp_path
 ):
@@ -52,17 +68,7 @@ def test_a_task_landing_after_a_build_is_live_at_once_with_the_cost_of_the_next_
     dbt("build", as_of=now.isoformat())
     assert rows(connection, "analytics.live_task_executions") == {}
 
-    later = tmp_path / "later"
-    later.mkdir()
-    start = now - timedelta(minutes=2)
-    write(later / "task_executions.csv", [
-        execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
-                  iso(start + timedelta(seconds=60)), 1000, "completed"),
-        execution(9, A2, ORG_A, "openai_codex", "test", iso(start),
-                  iso(start + timedelta(seconds=30)), 1000, "completed"),
-        execution(4, A2, ORG_A, "openai_codex", "test", "2026-03-02T10:00:00Z",
-                  "2026-03-02T10:02:00Z", 2000, "completed"),
-    ])  # fmt: skip
+    later, start = later_tasks(tmp_path / "later", now)
     load_paths(connection, [later])
 
     live = rows(connection, "analytics.live_task_executions")
@@ -248,17 +254,7 @@ def test_the_live_store_holds_what_the_loader_landed_and_the_view_is_exact_for_a
     dbt(*WITHOUT_TESTS, as_of=now.isoformat())
     assert (ledger(connection), stored_tasks(connection)) == ([], [])
 
-    later = tmp_path / "later"
-    later.mkdir()
-    start = now - timedelta(minutes=2)
-    write(later / "task_executions.csv", [
-        execution(8, A1, ORG_A, "openai_codex", "test", iso(start),
-                  iso(start + timedelta(seconds=60)), 1000, "completed"),
-        execution(9, A2, ORG_A, "openai_codex", "test", iso(start),
-                  iso(start + timedelta(seconds=30)), 1000, "completed"),
-        execution(4, A2, ORG_A, "openai_codex", "test", "2026-03-02T10:00:00Z",
-                  "2026-03-02T10:02:00Z", 2000, "completed"),
-    ])  # fmt: skip
+    later, start = later_tasks(tmp_path / "later", now)
     [landed] = load_paths(connection, [later])
     assert ledger(connection) == [landed.batch_id]
     assert stored_tasks(connection) == ["T4", "T8", "T9"]
