@@ -244,6 +244,23 @@ def test_roles_cannot_read_outside_their_schemas(warehouse, role, relation):
             reader.execute(f"select 1 from {relation} limit 1")
 
 
+@pytest.mark.parametrize(
+    "role",
+    ["analytics_org_admin", "analytics_team_lead", "analytics_developer", "analytics_bi_reader"],
+)
+def test_the_live_stores_functions_are_reached_only_through_the_live_view(warehouse, role):
+    """raw.live_tasks_of and raw.live_unlisted_task_ids run with their owner's rights (they
+    read staging for the live view, which filters the rows for its caller): called directly,
+    a reader role is refused at schema raw."""
+    with login(role) as reader:
+        as_user(reader, "M")
+        for call in ("select * from raw.live_tasks_of(array[%s::uuid])",
+                     "select raw.live_unlisted_task_ids() as ids, %s::uuid as unused"):  # fmt: skip
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema raw"):
+                reader.execute(call, (task_id("D1"),))
+        reader.execute("select count(*) from analytics.live_task_executions").fetchone()
+
+
 WRITES = [
     "insert into analytics.organizations (id, name) values (gen_random_uuid(), 'mine')",
     "update analytics.task_executions set cost_usd = 0",
