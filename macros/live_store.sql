@@ -104,7 +104,6 @@ task_versions as (
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set column_list = columns | join(', ') -%}
     {%- set ledger = live_store_ledger() -%}
-    {%- set task_rows = ref('stg_platform__task_execution_rows') -%}
     {%- set functions -%}
 create or replace function {{ ledger.schema }}.live_tasks_of(task_ids uuid[])
 returns setof {{ this }}
@@ -152,20 +151,17 @@ create or replace function {{ ledger.schema }}.live_store_absorb(absorbed_batch 
 returns void
 language plpgsql
 as $live_store_absorb$
+declare
+    -- the batch's tasks, read once from raw's batch index for both statements below
+    task_ids uuid[] := {{ live_batch_task_ids('select absorbed_batch') }};
 begin
     perform pg_advisory_xact_lock(731004);
     insert into {{ ledger }} (batch_id) values (absorbed_batch)
     on conflict (batch_id) do nothing;
     delete from {{ this }} as stored
-    where stored.task_execution_id = any(array(
-        select arrived.id from {{ task_rows }} as arrived
-        where arrived._batch_id = absorbed_batch
-    ));
+    where stored.task_execution_id = any(task_ids);
     insert into {{ this }} ({{ column_list }})
-    select {{ column_list }} from {{ ledger.schema }}.live_tasks_of(array(
-        select arrived.id from {{ task_rows }} as arrived
-        where arrived._batch_id = absorbed_batch
-    ));
+    select {{ column_list }} from {{ ledger.schema }}.live_tasks_of(task_ids);
 end
 $live_store_absorb$
     {%- endset %}
