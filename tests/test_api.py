@@ -13,6 +13,7 @@ cost is not counted).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import socket
@@ -29,10 +30,12 @@ from fastapi.testclient import TestClient
 
 from tests.budgets import ADMIN, ADMIN_B, ORG, TEAM1, U1, U2, budgets_warehouse
 from tests.handbuilt import write
+from warehouse import settings
 from warehouse.api.app import create_app
 from warehouse.cli import main
 from warehouse.ingest.loader import load_paths
 from warehouse.privacy.requests import Subject, delete_subject
+from warehouse.readers import Viewer, read_as_viewer
 
 
 @pytest.fixture(scope="module")
@@ -332,6 +335,41 @@ def test_a_deleted_user_leaves_no_key_and_no_request_behind(
 
         assert (deleted.row_counts["api.keys"], deleted.row_counts["api.requests"]) == (1, 1)
         assert connection.execute(by_user, {"user": U2}).fetchone() == (0, 0)
+
+
+def test_each_read_runs_as_its_viewer_in_one_transaction_and_leaves_the_connection_clean(
+    warehouse,
+):
+    """The API's reads send begin, the viewer's role and identity, the query and commit in one
+    round trip: the query runs as the viewer, and nothing of it stays on the pooled connection,
+    also once psycopg prepares the statement (its 6th run) and after a failing query."""
+    who = Viewer(UUID(U2), "Bob", "developer", "Org A")
+    identity = "select current_user::text as role, current_setting('app.user_id') as user_id"
+    own_rows = "select count(*) as tasks from analytics.task_executions where user_id = %(user)s"
+    login = "select current_user::text, current_setting('app.user_id', true)"
+
+    async def reads() -> list:
+        keywords = {**settings.connection().keywords(), "autocommit": True}
+        async with await psycopg.AsyncConnection.connect(**keywords) as connection:
+            seen = [await read_as_viewer(connection, who, identity, {}) for _ in range(7)]
+            seen.append(await read_as_viewer(connection, who, own_rows, {"user": U1}))
+            seen.append(await (await connection.execute(login)).fetchone())
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await read_as_viewer(connection, who, "select 1 / 0", {})
+            seen.append(connection.info.transaction_status.name)
+            seen.append(await (await connection.execute(login)).fetchone())
+        async with await psycopg.AsyncConnection.connect(**settings.connection().keywords()) as c:
+            with pytest.raises(ValueError, match="autocommit"):
+                await read_as_viewer(c, who, identity, {})
+        return seen
+
+    seen = asyncio.run(reads())
+
+    assert seen[:7] == [[{"role": "analytics_developer", "user_id": U2}]] * 7
+    assert seen[7] == [{"tasks": 0}]  # another person's tasks: row-level security hides them
+    login_role = settings.connection().user
+    assert seen[8] in ((login_role, ""), (login_role, None))
+    assert seen[9:] == ["IDLE", seen[8]]
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
 
 from warehouse import postgres
 
@@ -44,8 +47,37 @@ def as_viewer(
             yield inside
         return
     with connection.transaction():
-        connection.execute(  # the role and the identity in one round trip, for this transaction
-            "select set_config('role', %s, true), set_config('app.user_id', %s, true)",
-            (READER_ROLES[viewer.role], str(viewer.user_id)),
-        )
+        connection.execute(SET_VIEWER, _viewer_settings(viewer))  # one round trip for both
         yield connection
+
+
+IDLE = TransactionStatus.IDLE
+SET_VIEWER = "select set_config('role', %s, true), set_config('app.user_id', %s, true)"
+
+
+def _viewer_settings(viewer: Viewer) -> tuple[str, str]:
+    return READER_ROLES[viewer.role], str(viewer.user_id)
+
+
+async def read_as_viewer(
+    connection: psycopg.AsyncConnection, viewer: Viewer, query: Any, parameters: Any
+) -> list[dict[str, Any]]:
+    """The rows of ``query`` as ``viewer`` sees them, in one round trip: begin, the role and
+    identity, the query and commit are sent together (pipeline mode) on ``connection``, which
+    is in autocommit. The explicit transaction holds the role and identity for the query and
+    only for it, whatever the protocol's syncs; on an error it is rolled back."""
+    if not connection.autocommit:
+        raise ValueError("read_as_viewer needs a connection in autocommit (it sends begin)")
+    try:
+        async with connection.pipeline() as pipeline:
+            await connection.execute("begin")
+            await connection.execute(SET_VIEWER, _viewer_settings(viewer))
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(query, parameters)
+            await connection.execute("commit")
+            await pipeline.sync()
+        return await cursor.fetchall()
+    except psycopg.Error:
+        if not connection.closed and connection.info.transaction_status != IDLE:
+            await connection.execute("rollback")
+        raise

@@ -26,13 +26,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warehouse import postgres, settings
 from warehouse.api import keys
 from warehouse.api.gateway import Gateway, RequestLog, error_body, make_answers
-from warehouse.readers import as_viewer
+from warehouse.readers import read_as_viewer
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -66,14 +66,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
-
-
-def _rows(connection: psycopg.Connection, query: Any, parameters: dict) -> list[dict[str, Any]]:
-    with connection.cursor(row_factory=psycopg.rows.dict_row) as cursor:
-        return [
-            {name: _json_value(value) for name, value in row.items()}
-            for row in cursor.execute(query, parameters).fetchall()
-        ]
 
 
 def check_range(start: date, end: date) -> None:
@@ -218,24 +210,25 @@ TEAM_VISIBLE = "select 1 from analytics.teams where id = %(team_id)s"
 
 
 def create_app() -> FastAPI:
-    pool = ConnectionPool(
-        kwargs=settings.connection().keywords(),
+    pool = AsyncConnectionPool(  # autocommit: read_as_viewer sends its own transaction
+        kwargs={**settings.connection().keywords(), "autocommit": True},
         min_size=1,
         max_size=pool_size(),
         open=False,
         name="warehouse-api",
     )
-    log = RequestLog(pool)
+    log, answers = RequestLog(pool), make_answers()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        pool.open(wait=True)
+        await pool.open(wait=True)
         log.start()
         try:
             yield
         finally:
-            log.close()
-            pool.close()
+            await log.close()
+            await answers.close()
+            await pool.close()
 
     app = FastAPI(
         title="Generic Corp ROI warehouse API",
@@ -246,7 +239,7 @@ def create_app() -> FastAPI:
     app.state.pool, app.state.request_log = pool, log
     with postgres.connect(autocommit=True) as connection:
         keys.ensure_tables(connection)
-    app.add_middleware(Gateway, pool=pool, answers=make_answers(), log=log)
+    app.add_middleware(Gateway, pool=pool, answers=answers, log=log)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
@@ -263,30 +256,34 @@ def create_app() -> FastAPI:
         field = ".".join(str(part) for part in first["loc"] if part not in ("path", "query"))
         return JSONResponse(error_body("invalid_parameter", f"{field}: {first['msg']}", field), 422)
 
-    def read(who: keys.Caller, query: Any, parameters: dict,
-             visible: str | None = None, what: str = "") -> list[dict]:  # fmt: skip
+    async def read(who: keys.Caller, query: Any, parameters: dict,
+                   visible: str | None = None, what: str = "") -> list[dict]:  # fmt: skip
         """The rows of ``query`` as the caller sees them; 404 when there are none and
         ``visible`` finds nothing (another organization's resource, or none). Rows the caller
         sees are of a resource they may see: the check runs only for an empty answer."""
-        with pool.connection() as pooled, as_viewer(who.viewer, pooled) as connection:
-            rows = _rows(connection, query, parameters)
-            if not rows and visible and connection.execute(visible, parameters).fetchone() is None:
+        async with pool.connection() as connection:
+            rows = await read_as_viewer(connection, who.viewer, query, parameters)
+            if (
+                not rows
+                and visible
+                and not await read_as_viewer(connection, who.viewer, visible, parameters)
+            ):
                 raise ApiError(404, "not_found", f"no {what} you may see")
-            return rows
+        return [{name: _json_value(value) for name, value in row.items()} for row in rows]
 
     @app.get("/healthz", tags=["service"])
-    def healthz() -> dict:
+    async def healthz() -> dict:
         """The process is up."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["service"])
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         """The database answers and the marts are built; the age of the last build."""
         try:
-            with pool.connection() as connection:
-                built = connection.execute(
+            async with pool.connection() as connection:
+                built = await (await connection.execute(
                     "select max(built_at), now() - max(built_at) from monitoring.build_watermarks"
-                ).fetchone()
+                )).fetchone()  # fmt: skip
         except psycopg.Error as error:
             message = str(error).splitlines()[0]
             return JSONResponse(error_body("not_ready", message), 503)
@@ -302,7 +299,7 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/v1/organizations/{organization_id}/dashboard", tags=["dashboards"])
-    def organization_dashboard(
+    async def organization_dashboard(
         who: Caller,
         organization_id: UUID,
         month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
@@ -310,23 +307,23 @@ def create_app() -> FastAPI:
         """The specification's 3.1, corrected: the month's totals, savings % = total savings /
         total baseline (analytics.organization_cost_dashboard)."""
         parameters = {"organization_id": organization_id, "month": parse_month(month)}
-        rows = read(who, DASHBOARD, parameters, ORGANIZATION_VISIBLE, "organization")
+        rows = await read(who, DASHBOARD, parameters, ORGANIZATION_VISIBLE, "organization")
         if not rows:
             raise ApiError(404, "not_found", f"no tasks of this organization in {month}")
         return JSONResponse(rows[0])
 
     @app.get("/v1/organizations/{organization_id}/savings/today", tags=["dashboards"])
-    def savings_today(who: Caller, organization_id: UUID) -> JSONResponse:
+    async def savings_today(who: Caller, organization_id: UUID) -> JSONResponse:
         """The specification's 3.2: today's savings of completed tasks so far, the marts plus
         the live layer (analytics.live_savings_today)."""
         parameters = {"organization_id": organization_id}
-        rows = read(who, SAVINGS_TODAY, parameters, ORGANIZATION_VISIBLE, "organization")
+        rows = await read(who, SAVINGS_TODAY, parameters, ORGANIZATION_VISIBLE, "organization")
         empty = {"organization_id": str(organization_id), "completed_tasks": 0,
                  "total_savings_usd": "0"}  # fmt: skip
         return JSONResponse(rows[0] if rows else empty)
 
     @app.get("/v1/providers/comparison", tags=["dashboards"])
-    def provider_comparison(
+    async def provider_comparison(
         who: Caller,
         task_type: Annotated[str, Query(pattern=r"^[a-z_]{1,40}$")],
         month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
@@ -334,10 +331,10 @@ def create_app() -> FastAPI:
         """The specification's 3.3, corrected: every provider's success rate, durations and
         cost for a task type and month (analytics.provider_comparison_monthly)."""
         parameters = {"task_type": task_type, "month": parse_month(month)}
-        return JSONResponse({"providers": read(who, PROVIDER_COMPARISON, parameters)})
+        return JSONResponse({"providers": await read(who, PROVIDER_COMPARISON, parameters)})
 
     @app.get("/v1/teams/{team_id}/productivity", tags=["dashboards"])
-    def team_productivity(
+    async def team_productivity(
         who: Caller,
         team_id: UUID,
         week: Annotated[date, Query(description="the week's Monday, YYYY-MM-DD")],
@@ -348,11 +345,11 @@ def create_app() -> FastAPI:
             raise ApiError(422, "invalid_parameter", f"week: {week} is not a Monday", "week")
         parameters = {"team_id": team_id, "week": week}
         return JSONResponse(
-            {"developers": read(who, TEAM_PRODUCTIVITY, parameters, TEAM_VISIBLE, "team")}
+            {"developers": await read(who, TEAM_PRODUCTIVITY, parameters, TEAM_VISIBLE, "team")}
         )
 
     @app.get("/v1/organizations/{organization_id}/series", tags=["series"])
-    def series(
+    async def series(
         who: Caller,
         organization_id: UUID,
         start: date,
@@ -368,19 +365,19 @@ def create_app() -> FastAPI:
         rows_page = Page(page, page_size)
         parameters = {"organization_id": organization_id, "grain": grain, "start": start,
                       "end": end, **rows_page.parameters}  # fmt: skip
-        rows = read(who, SERIES, parameters, ORGANIZATION_VISIBLE, "organization")
+        rows = await read(who, SERIES, parameters, ORGANIZATION_VISIBLE, "organization")
         return rows_page.answer(rows, SERIES_COLUMNS, format, grain=grain)
 
     @app.get("/v1/organizations/{organization_id}/last-five-minutes", tags=["dashboards"])
-    def last_five_minutes(who: Caller, organization_id: UUID) -> JSONResponse:
+    async def last_five_minutes(who: Caller, organization_id: UUID) -> JSONResponse:
         """The last five minutes per provider: tasks started, completed and failed, cost and
         savings, the marts plus the live layer (analytics.live_last_five_minutes)."""
         parameters = {"organization_id": organization_id}
-        rows = read(who, LAST_FIVE_MINUTES, parameters, ORGANIZATION_VISIBLE, "organization")
+        rows = await read(who, LAST_FIVE_MINUTES, parameters, ORGANIZATION_VISIBLE, "organization")
         return JSONResponse({"providers": rows})
 
     @app.get("/v1/metrics", tags=["metrics"])
-    def metrics_query(
+    async def metrics_query(
         who: Caller,
         metrics: Annotated[str, Query(description=f"comma-separated: {', '.join(METRICS)}")],
         start: date,
@@ -410,7 +407,8 @@ def create_app() -> FastAPI:
         rows_page = Page(page, page_size)
         parameters = {"grain": grain, "start": start, "end": end,
                       "organization_id": organization_id, **rows_page.parameters}  # fmt: skip
-        rows = read(who, metrics_sql(wanted, dimensions, organization_id is not None), parameters)
+        query = metrics_sql(wanted, dimensions, organization_id is not None)
+        rows = await read(who, query, parameters)
         return rows_page.answer(rows, ["period", *dimensions, *wanted], format, grain=grain)
 
     return app

@@ -11,12 +11,17 @@ the routes see it.
   the same caller within that time is answered from it, without the routes or the database.
   Two callers never share an answer: the key holds the user and role.
 - **Log**: every request goes to ``api.requests`` (key, user, endpoint, status, duration;
-  never the key), written in batches by a thread (each second, and when the API stops), off
-  the request's path.
+  never the key), written in batches by a task of the event loop (each second, and when the
+  API stops), off the request's path.
+
+Everything here runs on the event loop: the database (psycopg's asynchronous pool) and Redis
+(its asyncio client) are awaited, never called from worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,8 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from psycopg_pool import ConnectionPool
-from starlette.concurrency import run_in_threadpool
+from psycopg_pool import AsyncConnectionPool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,95 +95,114 @@ class Expiring:
             self._entries[key] = (now + self.seconds, value)
 
 
+class MemoryAnswers:
+    """The answers in this process's memory, for ``seconds`` each."""
+
+    def __init__(self, seconds: float) -> None:
+        self._kept = Expiring(seconds)
+
+    async def get(self, key: Any) -> Stored | None:
+        return self._kept.get(key)
+
+    async def put(self, key: Any, value: Stored) -> None:
+        self._kept.put(key, value)
+
+    async def close(self) -> None:
+        pass
+
+
 class RedisAnswers:
     """The answers in Redis (``REDIS_URL``), shared by several API processes: each under a
     digest of its caller and query, expiring after ``seconds``."""
 
     def __init__(self, url: str, seconds: float) -> None:
-        import redis
+        import redis.asyncio
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.asyncio.Redis.from_url(url)
         self.seconds = seconds
 
     @staticmethod
     def _name(key: Any) -> str:
         return "warehouse-api:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
 
-    def get(self, key: Any) -> Stored | None:
-        stored = self.client.get(self._name(key))
+    async def get(self, key: Any) -> Stored | None:
+        stored = await self.client.get(self._name(key))
         if stored is None:
             return None
         status, content_type, body, endpoint = json.loads(stored)
         return Stored(status, content_type, body.encode("utf-8"), endpoint)
 
-    def put(self, key: Any, value: Stored) -> None:
+    async def put(self, key: Any, value: Stored) -> None:
         if self.seconds <= 0:
             return
         fields = [value.status, value.content_type, value.body.decode("utf-8"), value.endpoint]
-        self.client.set(self._name(key), json.dumps(fields), ex=max(1, round(self.seconds)))
+        await self.client.set(self._name(key), json.dumps(fields), ex=max(1, round(self.seconds)))
+
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
-def make_answers() -> Expiring | RedisAnswers:
+def make_answers() -> MemoryAnswers | RedisAnswers:
     """Redis when REDIS_URL is set, else this process's memory."""
     url = os.environ.get("REDIS_URL", "")
-    return RedisAnswers(url, cache_seconds()) if url else Expiring(cache_seconds())
+    return RedisAnswers(url, cache_seconds()) if url else MemoryAnswers(cache_seconds())
 
 
 class RequestLog:
-    """``api.requests`` rows, gathered in memory and written by a thread with one COPY each
-    ``interval`` seconds (and on ``close``). If the database refuses a batch, the rows wait
-    for the next one (at most ``capacity``; older ones are dropped, with a warning)."""
+    """``api.requests`` rows, gathered in memory and written by a task of the event loop with
+    one COPY each ``interval`` seconds (and on ``close``). If the database refuses a batch, the
+    rows wait for the next one (at most ``capacity``; older ones are dropped, with a warning).
+    Only the event loop's own code calls it: no lock is needed."""
 
     COLUMNS = "requested_at, key_id, user_id, method, endpoint, status, duration_ms"
 
-    def __init__(self, pool: ConnectionPool, interval: float = 1.0, capacity: int = 100_000):
+    def __init__(self, pool: AsyncConnectionPool, interval: float = 1.0, capacity: int = 100_000):
         self.pool, self.interval, self.capacity = pool, interval, capacity
         self._rows: list[tuple] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="api-request-log", daemon=True)
+        self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        """Writes each ``interval`` from now on (on the running event loop)."""
+        self._task = asyncio.create_task(self._run(), name="api-request-log")
 
     def add(self, who: keys.Caller | None, method: str, endpoint: str, status: int,
             requested_at: datetime, duration_ms: float) -> None:  # fmt: skip
         row = (requested_at, who.key_id if who else None, who.viewer.user_id if who else None,
                method, endpoint, status, round(duration_ms, 2))  # fmt: skip
-        with self._lock:
-            self._rows.append(row)
+        self._rows.append(row)
 
-    def flush(self) -> None:
-        with self._lock:
-            rows, self._rows = self._rows, []
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
         if not rows:
             return
         try:
             statement = f"copy api.requests ({self.COLUMNS}) from stdin"
-            with (
+            async with (
                 self.pool.connection() as connection,
                 connection.cursor() as cursor,
                 cursor.copy(statement) as copy,
             ):
                 for row in rows:
-                    copy.write_row(row)
+                    await copy.write_row(row)
         except Exception as error:  # the database is away: keep the rows for the next flush
-            with self._lock:
-                self._rows = (rows + self._rows)[-self.capacity :]
-                dropped = len(rows) + len(self._rows) - self.capacity
+            dropped = len(rows) + len(self._rows) - self.capacity
+            self._rows = (rows + self._rows)[-self.capacity :]
             logger.warning("api.requests: %s rows not written yet (%s)%s", len(rows),
                            type(error).__name__,
                            f"; {dropped} dropped" if dropped > 0 else "")  # fmt: skip
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush()
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
 
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        self.flush()
+    async def close(self) -> None:
+        """Stops the writer and writes what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
 
 
 def _bearer(scope: Scope) -> str:
@@ -208,16 +231,12 @@ class Gateway:
         self,
         app: ASGIApp,
         *,
-        pool: ConnectionPool,
-        answers: Expiring | RedisAnswers,
+        pool: AsyncConnectionPool,
+        answers: MemoryAnswers | RedisAnswers,
         log: RequestLog,
     ) -> None:
         self.app, self.pool, self.answers, self.log = app, pool, answers, log
         self.identities = Expiring(key_cache_seconds())
-
-    def _authenticate(self, token: str) -> keys.Caller | None:
-        with self.pool.connection() as connection:
-            return keys.authenticate(connection, token)
 
     async def caller(self, token: str) -> keys.Caller | None:
         if not token:
@@ -225,7 +244,8 @@ class Gateway:
         digest = hashlib.sha256(token.encode("utf-8")).digest()
         who = self.identities.get(digest)
         if who is None:
-            who = await run_in_threadpool(self._authenticate, token)
+            async with self.pool.connection() as connection:
+                who = await keys.authenticate(connection, token)
             if who is not None:
                 self.identities.put(digest, who)
         return who
@@ -247,7 +267,7 @@ class Gateway:
         scope.setdefault("state", {})["caller"] = who
         query = tuple(sorted(parse_qsl(scope["query_string"].decode("latin-1"), True)))
         key = (who.viewer.user_id, who.viewer.role, scope["path"], query)
-        stored = self.answers.get(key) if method == "GET" else None
+        stored = await self.answers.get(key) if method == "GET" else None
         if stored is not None:
             await _send_whole(send, stored.status, stored.content_type, stored.body, "hit")
             self.log.add(who, method, stored.endpoint, stored.status, requested_at,
@@ -260,7 +280,7 @@ class Gateway:
             route = scope.get("route")
             endpoint = getattr(route, "path", scope["path"])
             if method == "GET" and route is not None and answer.status in CACHED_STATUSES:
-                self.answers.put(key, Stored(answer.status, answer.content_type,
+                await self.answers.put(key, Stored(answer.status, answer.content_type,
                                              b"".join(answer.body), endpoint))  # fmt: skip
             self.log.add(who, method, endpoint, answer.status, requested_at,
                          (time.perf_counter() - started) * 1000)  # fmt: skip

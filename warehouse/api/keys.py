@@ -125,25 +125,25 @@ def revoke_key(connection: psycopg.Connection, key_id: int) -> None:
         raise ApiKeyError(f"no key {key_id} (warehouse api-key list shows them)")
 
 
-def authenticate(connection: psycopg.Connection, token: str) -> Caller | None:
+AUTHENTICATE = """
+select keys.key_id, keys.key_hash, users.id, coalesce(users.name, users.id::text),
+    users.role, organizations.name, users.organization_id, users.team_id
+from api.keys
+inner join analytics.users on keys.user_id = users.id
+inner join analytics.organizations on users.organization_id = organizations.id
+where keys.prefix = %s and keys.revoked_at is null
+    and (keys.expires_at is null or keys.expires_at > now())
+    and not users.is_deleted
+"""
+
+
+async def authenticate(connection: psycopg.AsyncConnection, token: str) -> Caller | None:
     """The caller a bearer token names: a valid (unrevoked, unexpired) key of a current user
     with a reader role; None otherwise."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    row = connection.execute(
-        """
-        select keys.key_id, keys.key_hash, users.id, coalesce(users.name, users.id::text),
-            users.role, organizations.name, users.organization_id, users.team_id
-        from api.keys
-        inner join analytics.users on keys.user_id = users.id
-        inner join analytics.organizations on users.organization_id = organizations.id
-        where keys.prefix = %s and keys.revoked_at is null
-            and (keys.expires_at is null or keys.expires_at > now())
-            and not users.is_deleted
-        """,
-        (parts[1],),
-    ).fetchone()
+    row = await (await connection.execute(AUTHENTICATE, (parts[1],))).fetchone()
     if row is None or not secrets.compare_digest(row[1], _digest(token)):
         return None
     key_id, _, user_id, name, role, organization_name, organization_id, team_id = row
