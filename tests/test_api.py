@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -193,6 +194,32 @@ def test_keys_are_listed_without_secrets_revoked_and_expired(client, warehouse, 
     assert call(client, "gcw_nothing_here", "/v1/providers/comparison").status_code == 401
     assert main(["api-key", "create", "--user", "nope"]) == 1
     assert "--user must be a user id (a UUID), not 'nope'" in capsys.readouterr().err
+
+
+def test_requests_that_arrive_while_a_key_is_looked_up_wait_for_that_one_lookup(
+    client, warehouse, capsys
+):
+    token = new_key(U1, capsys)
+    path = f"/v1/organizations/{ORG}/savings/today"
+    waiting = (
+        "select count(*) from pg_stat_activity where datname = current_database() "
+        "and wait_event_type = 'Lock' and query like '%%from api.keys%%'"
+    )
+    with (
+        psycopg.connect(**settings.connection().keywords()) as holder,
+        ThreadPoolExecutor(max_workers=12) as callers,
+    ):
+        holder.execute("lock table api.keys in access exclusive mode")  # the lookup waits
+        answers = [callers.submit(call, client, token, path) for _ in range(12)]
+        deadline, seen = time.monotonic() + 10, []
+        while time.monotonic() < deadline and (len(seen) < 5 or seen[-1] == 0):
+            time.sleep(0.1)
+            seen.append(warehouse.execute(waiting).fetchone()[0])
+        holder.commit()
+        statuses = [answer.result(timeout=30).status_code for answer in answers]
+
+    assert seen[-1] == 1  # one lookup for the twelve requests, not one per pooled connection
+    assert statuses == [200] * 12
 
 
 @pytest.mark.parametrize(

@@ -217,7 +217,7 @@ TEAM_VISIBLE = "select 1 from analytics.teams where id = %(team_id)s"
 def create_app() -> FastAPI:
     pool = AsyncConnectionPool(  # autocommit: read_as_viewer sends its own transaction
         kwargs={**settings.connection().keywords(), "autocommit": True},
-        min_size=1,
+        min_size=pool_size(),  # all opened at start, none while requests wait
         max_size=pool_size(),
         open=False,
         name="warehouse-api",

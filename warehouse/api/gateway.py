@@ -242,18 +242,30 @@ class Gateway:
     ) -> None:
         self.app, self.pool, self.answers, self.log = app, pool, answers, log
         self.identities = Expiring(key_cache_seconds())
+        self._lookups: dict[bytes, asyncio.Future] = {}
 
     async def caller(self, token: str) -> keys.Caller | None:
+        """The key's caller, remembered for a few seconds; the requests that arrive while a
+        key is being looked up wait for that one lookup (a busy key's expiry would otherwise
+        send one query per request in flight)."""
         if not token:
             return None
         digest = hashlib.sha256(token.encode("utf-8")).digest()
         who = self.identities.get(digest)
-        if who is None:
-            async with self.pool.connection() as connection:
-                who = await keys.authenticate(connection, token)
-            if who is not None:
-                self.identities.put(digest, who)
+        if who is not None:
+            return who
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            lookup = self._lookups[digest] = asyncio.ensure_future(self._authenticate(token))
+            lookup.add_done_callback(lambda _: self._lookups.pop(digest, None))
+        who = await asyncio.shield(lookup)
+        if who is not None:
+            self.identities.put(digest, who)
         return who
+
+    async def _authenticate(self, token: str) -> keys.Caller | None:
+        async with self.pool.connection() as connection:
+            return await keys.authenticate(connection, token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
