@@ -85,6 +85,15 @@ task_versions as (
 {% endmacro %}
 
 
+{#- Post-hook of int_live_task_store: the indexes by which the live view finds a caller's rows
+    (macro rows_near_caller); made here, not in the model's config, which makes indexes only
+    with the table, and the store is never rebuilt. -#}
+{% macro live_store_indexes() %}
+    create index if not exists int_live_task_store_organization_id on {{ this }} (organization_id);
+    create index if not exists int_live_task_store_user_id on {{ this }} (user_id)
+{% endmacro %}
+
+
 {#- Post-hook of int_live_task_store: the store's three functions, made from the marts' macros
     (plpgsql: each session plans their statements once, where the live view's own SQL for the
     pipeline took 10 ms to plan at each query):

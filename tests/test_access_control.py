@@ -351,6 +351,44 @@ def test_the_live_views_show_each_caller_its_rows_only(warehouse, tmp_path):
         support.execute(live)
 
 
+def plan_nodes(plan: dict) -> list[dict]:
+    """An EXPLAIN (FORMAT JSON) plan's nodes, its nested plans' included."""
+    return [plan, *(node for child in plan.get("Plans", []) for node in plan_nodes(child))]
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "reads_by_index"),
+    [("analytics_org_admin", "N", True), ("analytics_team_lead", "L", True),
+     ("analytics_developer", "D1", True), ("analytics_bi_reader", None, False)],
+)  # fmt: skip
+def test_the_live_view_reads_a_callers_rows_of_the_store_by_index(
+    warehouse, tmp_path, role, name, reads_by_index
+):
+    """The live view's caller filter alone (role tests unknown when the query is planned) made
+    PostgreSQL read the whole live store for every caller: an organization's 40 tasks out of
+    4,000 at 10 M. A caller who does not see every row now reads the store by its organization
+    and user indexes (macro rows_near_caller); the BI reader reads all of it. Sequential scans
+    are disabled so that the tiny test store is not read whole for being tiny."""
+    if not warehouse.execute("select count(*) from staging.int_live_task_store").fetchone()[0]:
+        load_paths(warehouse, [tasks_of_today(tmp_path / "later")])
+    with login(role) as reader:
+        as_user(reader, name)
+        with reader.transaction():
+            reader.execute("set local enable_seqscan = off")
+            [[[plan]]] = reader.execute(
+                "explain (analyze, format json) select * from analytics.live_task_executions"
+            ).fetchall()
+    store_reads = {
+        node["Node Type"]: node["Actual Loops"]
+        for node in plan_nodes(plan["Plan"])
+        if node.get("Relation Name") == "int_live_task_store"
+        or node.get("Index Name", "").startswith("int_live_task_store_")
+    }
+    by_index = store_reads.get("Bitmap Index Scan", 0) > 0
+    whole = store_reads.get("Seq Scan", 0) > 0
+    assert (by_index, whole) == (reads_by_index, not reads_by_index), store_reads
+
+
 def test_the_cached_live_summaries_show_each_caller_its_organizations_only(warehouse, tmp_path):
     """The caches are materialized views (no row-level security of their own), read through
     views that filter for the caller: an organization admin their organization, the BI reader

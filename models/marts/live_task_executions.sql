@@ -20,12 +20,26 @@ unlisted as materialized (
     select {{ functions }}.live_unlisted_task_ids() as task_ids
 ),
 
+{%- set current_store_rows %}
+        last_batch_id > (select built.batch_id from built)
+        and task_execution_id <> all((select unlisted.task_ids from unlisted)::uuid[])
+{%- endset %}
+
+-- a caller who sees every row reads the whole store; any other, the rows of their organization,
+-- team or self, by the store's indexes (of some 4,000 rows, an organization's 40)
 store_rows as (
     select *
     from {{ ref('int_live_task_store') }}
     where
-        last_batch_id > (select built.batch_id from built)
-        and task_execution_id <> all((select unlisted.task_ids from unlisted)::uuid[])
+        {{ sees_every_row() }}
+        and {{ current_store_rows }}
+    union all
+    select *
+    from {{ ref('int_live_task_store') }}
+    where
+        not {{ sees_every_row() }}
+        and {{ rows_near_caller('organization_id', 'user_id') }}
+        and {{ current_store_rows }}
 ),
 
 computed_rows as (

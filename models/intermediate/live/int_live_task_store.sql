@@ -6,7 +6,7 @@
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['task_execution_id']}],
         pre_hook=["{{ live_store_refill() }}"],
-        post_hook=["{{ live_store_functions() }}"],
+        post_hook=["{{ live_store_indexes() }}", "{{ live_store_functions() }}"],
     )
 }}
 
