@@ -229,7 +229,8 @@ def _live(results: Results) -> list[str]:
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
           f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}",
           f"{row['target_ms']} ms: {'met' if row['p95'] <= row['target_ms'] else 'not met'}",
-          f"{row['batches']:,} micro-batches, {row['versions']:,} versions",
+          f"{row['batches']:,} micro-batches, {row['versions']:,} versions"
+          + (f", a load {row['load_ms']:,.0f} ms (median)" if "load_ms" in row else ""),
           f"{row['live_tasks'][0]:,}, {row['live_tasks'][1]:,}") for row in live],
     )  # fmt: skip
     lines += [""]

@@ -46,12 +46,18 @@ task_versions as (
 {#- The ids of the tasks with a version in the load batches of `batches_sql` (a query of batch
     ids), as an array expression; `batch_floor_sql`: a bound below those batches that
     PostgreSQL can estimate (a literal): a list of batches alone is estimated as a share of
-    each monthly partition's rows, and a small partition was then read whole. -#}
-{% macro live_batch_task_ids(batches_sql, batch_floor_sql=none) -%}
+    each monthly partition's rows, and a small partition was then read whole. `batch_sql`
+    instead of both: one batch's id (an expression), which even a generic plan estimates as
+    the few rows of one batch (the batch index). -#}
+{% macro live_batch_task_ids(batches_sql=none, batch_floor_sql=none, batch_sql=none) -%}
     array(
         select arrived.id from {{ ref('stg_platform__task_execution_rows') }} as arrived
         where
+            {%- if batch_sql is not none %}
+            arrived._batch_id = {{ batch_sql }}
+            {%- else %}
             arrived._batch_id = any(array({{ batches_sql }}))
+            {%- endif %}
             {%- if batch_floor_sql is not none %}
             and arrived._batch_id > {{ batch_floor_sql }}
             {%- endif %}
@@ -162,7 +168,7 @@ language plpgsql
 as $live_store_absorb$
 declare
     -- the batch's tasks, read once from raw's batch index for both statements below
-    task_ids uuid[] := {{ live_batch_task_ids('select absorbed_batch') }};
+    task_ids uuid[] := {{ live_batch_task_ids(batch_sql='absorbed_batch') }};
 begin
     perform pg_advisory_xact_lock(731004);
     insert into {{ ledger }} (batch_id) values (absorbed_batch)

@@ -230,7 +230,8 @@ LATENCY_ROW = re.compile(
     r"then docs/live.md's query with \$1 = that organization; a script each for 3 "
     r"organizations> (?P<database>\w+)` \| (?P<queries>[\d,]+) \| [\d.,]+ \| "
     r"(?P<p50>[\d.]+) \| (?P<p95>[\d.]+) \| (?P<p99>[\d.]+) \| 10 ms: (?P<met>met|not met) "
-    r"\| (?P<batches>[\d,]+) micro-batches, (?P<versions>[\d,]+) versions \| "
+    r"\| (?P<batches>[\d,]+) micro-batches, (?P<versions>[\d,]+) versions, a load "
+    r"(?P<load_ms>[\d,]+) ms \(median\) \| "
     r"(?P<before>[\d,]+), (?P<after>[\d,]+) \|$",
     re.MULTILINE,
 )
@@ -266,6 +267,7 @@ def live_section_landed(text: str, database: str, cached: list[str]) -> int:
         assert row["met"] == ("met" if float(row["p95"]) <= 10 else "not met")
         assert number(row["batches"]) == 1
         assert number(row["versions"]) == 30
+        assert number(row["load_ms"]) > 0
         assert number(row["after"]) == number(row["before"]) + 10
     # the live view grows from the backlog (the hourly refresh built everything), run after run
     sizes = [(number(row["before"]), number(row["after"])) for row in rows.values()]
