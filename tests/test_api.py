@@ -367,8 +367,8 @@ def test_a_deleted_user_leaves_no_key_and_no_request_behind(
 def test_each_read_runs_as_its_viewer_in_one_transaction_and_leaves_the_connection_clean(
     warehouse,
 ):
-    """The API's reads send begin, the viewer's role and identity, the query and commit in one
-    round trip: the query runs as the viewer, and nothing of it stays on the pooled connection,
+    """The API's reads send begin, the viewer's role and identity, the queries and commit in one
+    round trip: the queries run as the viewer, and nothing of it stays on the pooled connection,
     also once psycopg prepares the statement (its 6th run) and after a failing query."""
     who = Viewer(UUID(U2), "Bob", "developer", "Org A")
     identity = "select current_user::text as role, current_setting('app.user_id') as user_id"
@@ -378,22 +378,26 @@ def test_each_read_runs_as_its_viewer_in_one_transaction_and_leaves_the_connecti
     async def reads() -> list:
         keywords = {**settings.connection().keywords(), "autocommit": True}
         async with await psycopg.AsyncConnection.connect(**keywords) as connection:
-            seen = [await read_as_viewer(connection, who, identity, {}) for _ in range(7)]
-            seen.append(await read_as_viewer(connection, who, own_rows, {"user": U1}))
+            seen = [await read_as_viewer(connection, who, (identity, {})) for _ in range(7)]
+            seen.append(
+                await read_as_viewer(connection, who, (own_rows, {"user": U1}), (identity, {}))
+            )
             seen.append(await (await connection.execute(login)).fetchone())
             with pytest.raises(psycopg.errors.DivisionByZero):
-                await read_as_viewer(connection, who, "select 1 / 0", {})
+                await read_as_viewer(connection, who, ("select 1 / 0", {}))
             seen.append(connection.info.transaction_status.name)
             seen.append(await (await connection.execute(login)).fetchone())
         async with await psycopg.AsyncConnection.connect(**settings.connection().keywords()) as c:
             with pytest.raises(ValueError, match="autocommit"):
-                await read_as_viewer(c, who, identity, {})
+                await read_as_viewer(c, who, (identity, {}))
         return seen
 
     seen = asyncio.run(reads())
 
-    assert seen[:7] == [[{"role": "analytics_developer", "user_id": U2}]] * 7
-    assert seen[7] == [{"tasks": 0}]  # another person's tasks: row-level security hides them
+    as_developer = [{"role": "analytics_developer", "user_id": U2}]
+    assert seen[:7] == [[as_developer]] * 7
+    # another person's tasks: row-level security hides them; a second query in the same trip
+    assert seen[7] == [[{"tasks": 0}], as_developer]
     login_role = settings.connection().user
     assert seen[8] in ((login_role, ""), (login_role, None))
     assert seen[9:] == ["IDLE", seen[8]]

@@ -60,23 +60,27 @@ def _viewer_settings(viewer: Viewer) -> tuple[str, str]:
 
 
 async def read_as_viewer(
-    connection: psycopg.AsyncConnection, viewer: Viewer, query: Any, parameters: Any
-) -> list[dict[str, Any]]:
-    """The rows of ``query`` as ``viewer`` sees them, in one round trip: begin, the role and
-    identity, the query and commit are sent together (pipeline mode) on ``connection``, which
-    is in autocommit. The explicit transaction holds the role and identity for the query and
-    only for it, whatever the protocol's syncs; on an error it is rolled back."""
+    connection: psycopg.AsyncConnection, viewer: Viewer, *statements: tuple[Any, Any]
+) -> list[list[dict[str, Any]]]:
+    """The rows of each ``(query, parameters)`` as ``viewer`` sees them, in one round trip:
+    begin, the role and identity, the queries and commit are sent together (pipeline mode) on
+    ``connection``, which is in autocommit. The explicit transaction holds the role and
+    identity for the queries and only for them, whatever the protocol's syncs; on an error it
+    is rolled back."""
     if not connection.autocommit:
         raise ValueError("read_as_viewer needs a connection in autocommit (it sends begin)")
     try:
         async with connection.pipeline() as pipeline:
             await connection.execute("begin")
             await connection.execute(SET_VIEWER, _viewer_settings(viewer))
-            cursor = connection.cursor(row_factory=dict_row)
-            await cursor.execute(query, parameters)
+            cursors = []
+            for query, parameters in statements:
+                cursor = connection.cursor(row_factory=dict_row)
+                await cursor.execute(query, parameters)
+                cursors.append(cursor)
             await connection.execute("commit")
             await pipeline.sync()
-        return await cursor.fetchall()
+        return [await cursor.fetchall() for cursor in cursors]
     except psycopg.Error:
         if not connection.closed and connection.info.transaction_status != IDLE:
             await connection.execute("rollback")
