@@ -30,7 +30,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.budgets import ADMIN, ADMIN_B, ORG, U1, U2, budgets_warehouse
 from tests.handbuilt import write
@@ -134,6 +134,14 @@ def metrics(page: Page) -> dict[str, str]:
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     return {label.strip(): value.strip() for label, value in zip(labels, values, strict=True)}
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    return (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has_text=label)
+        .locator('[data-testid="stMetricValue"]')
+    )
 
 
 def table(page: Page, number: int = 0) -> list[list[str]]:
@@ -249,13 +257,18 @@ def test_providers_teams_summary_and_roi_pages(browser, app_url, warehouse):
     assert shown["ROI"] == (f"{roi:,.2f} %" if roi is not None else "-")
 
     calculator = open_page(browser, f"{app_url}/roi?viewer={ADMIN}&month=2026-04", "roi")
+    platform_fee = metric_value(calculator, "Platform fee")
+    before = platform_fee.inner_text()
     fee = calculator.get_by_label("Platform fee per developer and month, USD")
     fee.fill("5")
     fee.press("Enter")
+    # each input reruns the app: the next is typed once the first has been taken in (typed
+    # during the rerun, it was lost on a busy machine)
+    expect(platform_fee).not_to_have_text(before, timeout=30_000)
     developers = calculator.get_by_label("Developers")
     developers.fill("2")
     developers.press("Enter")
-    calculator.wait_for_timeout(300)
+    expect(platform_fee).to_have_text("$10.00", timeout=30_000)
     settle(calculator)
     shown = metrics(calculator)
     # 21.60 of savings against 2 x 5.00: net 11.60, ROI 116 %
