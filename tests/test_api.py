@@ -28,11 +28,13 @@ import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from psycopg_pool import AsyncConnectionPool
 
 from tests.budgets import ADMIN, ADMIN_B, ORG, TEAM1, U1, U2, budgets_warehouse
 from tests.handbuilt import write
 from warehouse import settings
 from warehouse.api.app import create_app
+from warehouse.api.gateway import RequestLog
 from warehouse.cli import main
 from warehouse.ingest.loader import load_paths
 from warehouse.privacy.requests import Subject, delete_subject
@@ -401,6 +403,43 @@ def test_each_read_runs_as_its_viewer_in_one_transaction_and_leaves_the_connecti
     login_role = settings.connection().user
     assert seen[8] in ((login_role, ""), (login_role, None))
     assert seen[9:] == ["IDLE", seen[8]]
+
+
+def test_the_request_log_loses_no_row_when_the_api_stops_during_a_write(client, warehouse):
+    """The API stops while the log's writer is in the middle of a COPY (here, waiting for a
+    lock on api.requests): the rows of that write are written, not dropped with it."""
+    endpoint = "/v1/stopping-during-a-write"
+    waiting = (
+        "select count(*) from pg_stat_activity where datname = current_database() "
+        "and wait_event_type = 'Lock' and query like 'copy api.requests%%'"
+    )
+
+    async def stop_during_a_write() -> None:
+        keywords = settings.connection().keywords()
+        pool = AsyncConnectionPool(kwargs={**keywords, "autocommit": True}, min_size=1,
+                                   max_size=2, open=False)  # fmt: skip
+        await pool.open(wait=True)
+        log = RequestLog(pool, interval=0.05)
+        async with await psycopg.AsyncConnection.connect(**keywords) as holder:
+            await holder.execute("lock table api.requests in access exclusive mode")
+            log.start()
+            for _ in range(5):
+                log.add(None, "GET", endpoint, 200, datetime.now(UTC), 1.0)
+            deadline = time.monotonic() + 10
+            while not warehouse.execute(waiting).fetchone()[0]:
+                assert time.monotonic() < deadline, "the writer's COPY never waited"
+                await asyncio.sleep(0.05)
+            closing = asyncio.create_task(log.close())
+            await asyncio.sleep(0.2)  # the API is stopping while the COPY waits
+            await holder.commit()
+        await closing
+        await pool.close()
+
+    asyncio.run(stop_during_a_write())
+
+    assert warehouse.execute(
+        "select count(*) from api.requests where endpoint = %s", (endpoint,)
+    ).fetchone() == (5,)
 
 
 @pytest.fixture(scope="module")

@@ -163,6 +163,7 @@ class RequestLog:
         self.pool, self.interval, self.capacity = pool, interval, capacity
         self._rows: list[tuple] = []
         self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
 
     def start(self) -> None:
         """Writes each ``interval`` from now on (on the running event loop)."""
@@ -197,16 +198,17 @@ class RequestLog:
                            f"; {dropped} dropped" if dropped > 0 else "")  # fmt: skip
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
             await self.flush()
 
     async def close(self) -> None:
-        """Stops the writer and writes what is left."""
+        """Stops the writer once its flush in progress, if any, has ended (cancelled in the
+        middle of its COPY, that flush's rows were lost), and writes what is left."""
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
 
 
