@@ -31,6 +31,7 @@ import aiohttp
 import psutil
 import uvloop
 
+from benchmarks.bench_report import milliseconds
 from warehouse import postgres
 from warehouse.api import keys
 
@@ -226,7 +227,8 @@ def table(rows: list[dict]) -> list[str]:
         met = "met" if row["met"] else "not met"
         cpu = " / ".join(f"{row['cpu_ms'][part]:.2f}" for part in ("client", "api", "postgres"))
         lines.append(f"| {row['endpoint']} | {row['cache']} | {row['clients']} | "
-                     f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | "
+                     f"{milliseconds(row['p50'])} | {milliseconds(row['p95'])} | "
+                     f"{milliseconds(row['p99'])} | "
                      f"< {row['target']} ms: {met} | {row['per_second']:,.0f} "
                      f"| {cpu} |")  # fmt: skip
     return lines

@@ -28,6 +28,16 @@ CURVE_COLUMNS = (
 )  # fmt: skip
 
 
+def milliseconds(value: float) -> str:
+    """A latency in ms: one decimal from 1 ms up, two significant digits below (a cached read's
+    0.04 ms would print as 0.0)."""
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+
+
+def _percentiles(row: dict) -> tuple[str, str, str]:
+    return milliseconds(row["p50"]), milliseconds(row["p95"]), milliseconds(row["p99"])
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -133,7 +143,7 @@ def render(results: Results) -> str:
     lines += _table(
         ("query", "command", "queries", "per second", "p50", "p95", "p99"),
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
-          f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}") for row in dashboard]
+          *_percentiles(row)) for row in dashboard]
         + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "dashboards" and step.outcome != "ok"],
     )  # fmt: skip
@@ -144,7 +154,7 @@ def render(results: Results) -> str:
     lines += _table(
         ("what", "command", "inserts", "per second", "p50 ms", "p95 ms", "p99 ms"),
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.0f}",
-          f"{row['p50']:.2f}", f"{row['p95']:.2f}", f"{row['p99']:.2f}") for row in inserts]
+          *_percentiles(row)) for row in inserts]
         + [(step.name, _command(step), "-", "-", _time(step), "-", "-")
            for step in results.steps if step.section == "inserts" and step.outcome != "ok"],
     )  # fmt: skip
@@ -227,7 +237,7 @@ def _live(results: Results) -> list[str]:
         ("query", "command", "queries", "per second", "p50", "p95", "p99", "p95 target",
          "landed meanwhile", "live view tasks before, after"),
         [(row["query"], f"`{row['command']}`", f"{row['transactions']:,}", f"{row['tps']:,.1f}",
-          f"{row['p50']:.1f}", f"{row['p95']:.1f}", f"{row['p99']:.1f}",
+          *_percentiles(row),
           f"{row['target_ms']} ms: {'met' if row['p95'] <= row['target_ms'] else 'not met'}",
           f"{row['batches']:,} micro-batches, {row['versions']:,} versions"
           + (f", a load {row['load_ms']:,.0f} ms (median)" if "load_ms" in row else ""),

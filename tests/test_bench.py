@@ -39,7 +39,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from benchmarks.bench_report import SECTIONS
+from benchmarks.bench_report import SECTIONS, milliseconds
 from benchmarks.scale_dataset import expected_counts
 from warehouse import settings
 
@@ -68,6 +68,13 @@ def test_expected_counts_by_task_number():
         "quarantined": 1,
     }
     assert expected_counts(2000)["task_versions"] == 5988
+
+
+def test_latencies_under_a_millisecond_keep_two_significant_digits():
+    """A cached read on a fast machine takes 0.04 ms: one decimal would print 0.0."""
+    assert [milliseconds(value) for value in (0.04, 0.0123, 0.3, 0.96, 1.0, 8.04, 52.64)] == [
+        "0.04", "0.012", "0.3", "0.96", "1.0", "8.0", "52.6"
+    ]  # fmt: skip
 
 
 def test_quick_bench_generates_exact_counts_and_writes_every_section(
