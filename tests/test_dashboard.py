@@ -302,3 +302,20 @@ def test_a_team_leads_log_reads_each_members_newest_tasks_and_pages_like_the_mar
         )]  # fmt: skip
         assert len(shown) == count
         assert shown == expected
+
+
+def test_streamlit_runs_the_app_without_a_full_collection_after_each_click(tmp_path, monkeypatch):
+    """`streamlit run warehouse/dashboard/app.py`, from any directory, reads the app's own
+    .streamlit/config.toml: no full garbage collection after each script run (100 ms a click,
+    docs/dashboard.md)."""
+    from streamlit import config
+
+    monkeypatch.chdir(tmp_path)  # not the project root
+    monkeypatch.setattr(config, "_main_script_path", str(APP))  # what `streamlit run APP` sets
+    try:
+        config.get_config_options(force_reparse=True)
+        assert config.get_option("runner.postScriptGC") is False
+        assert config.get_option("browser.gatherUsageStats") is False
+    finally:
+        monkeypatch.undo()
+        config.get_config_options(force_reparse=True)

@@ -8,6 +8,7 @@ sign-in) and kept in the URL (``?viewer=<user id>``), so a page can be linked to
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -20,6 +21,19 @@ from warehouse.dashboard import data
 from warehouse.report import money, percent
 
 st.set_page_config(page_title="AI routing savings", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_startup_objects() -> bool:
+    """Once per process: the objects made so far (modules, Altair's schema classes) live as
+    long as the process; out of the collector's full passes, which would otherwise walk them
+    all every few reruns (the per-run collection is off: .streamlit/config.toml)."""
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+freeze_startup_objects()
 
 
 @st.cache_resource(ttl=60, show_spinner=False)
