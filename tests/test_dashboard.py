@@ -36,6 +36,7 @@ from tests.budgets import ADMIN, ADMIN_B, ORG, U1, U2, budgets_warehouse
 from tests.handbuilt import write
 from warehouse import settings
 from warehouse.dashboard import data
+from warehouse.dashboard.tables import html_table
 from warehouse.ingest.loader import load_paths
 
 APP = settings.project_dir() / "warehouse" / "dashboard" / "app.py"
@@ -44,7 +45,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-RENDERED = '[data-testid="stMetricValue"], [data-testid="stTable"], [data-testid="stAlert"]'
+RENDERED = '[data-testid="stMetricValue"], table.rows, [data-testid="stAlert"]'
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def metric_value(page: Page, label: str) -> Locator:
 
 
 def table(page: Page, number: int = 0) -> list[list[str]]:
-    rows = page.locator('[data-testid="stTable"]').nth(number).locator("tbody tr")
+    rows = page.locator("table.rows").nth(number).locator("tbody tr")
     return [row.locator("td").all_inner_texts() for row in rows.all()]
 
 
@@ -319,3 +320,12 @@ def test_streamlit_runs_the_app_without_a_full_collection_after_each_click(tmp_p
     finally:
         monkeypatch.undo()
         config.get_config_options(force_reparse=True)
+
+
+def test_a_table_escapes_its_values_and_keeps_its_head_with_no_rows():
+    text = html_table(("user", "cost"), [("<b>Bob</b> & Co", "$1.00")])
+    assert "<thead><tr><th>user</th><th>cost</th></tr></thead>" in text
+    assert "<tbody><tr><td>&lt;b&gt;Bob&lt;/b&gt; &amp; Co</td><td>$1.00</td></tr></tbody>" in text
+    assert html_table(("user",), []).endswith(
+        "<thead><tr><th>user</th></tr></thead><tbody></tbody></table>"
+    )
