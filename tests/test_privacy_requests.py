@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from tests.people import ORG_A, ORG_B, USERS, build, built_warehouse, task_id, user_id, write
+from warehouse.api import keys
 from warehouse.ingest.loader import load_paths
 from warehouse.privacy.requests import (
     KEPT_AGGREGATES,
@@ -150,6 +151,33 @@ def test_a_user_is_exported_then_deleted_everywhere_once_and_for_good(warehouse,
     ).fetchone() == (2, 1, 0, 1)
     build("build")
     assert mentions(warehouse, user_id("D1")) == {}
+
+
+def test_an_export_leaves_out_the_digest_of_the_users_api_keys_and_a_deletion_removes_them(
+    warehouse, tmp_path
+):
+    d1 = Subject("user", user_id("D1"))
+    new = keys.create_key(warehouse, d1.id)
+    exported = export_subject(warehouse, d1, tmp_path / "export")
+    assert exported.row_counts == D1_ROWS | {"api.keys": 1}
+    (row,) = [json.loads(line) for line in
+              (tmp_path / "export" / "api.keys.jsonl").read_text().splitlines()]  # fmt: skip
+    assert (row["key_id"], row["user_id"], row["prefix"]) == (new.key_id, str(d1.id),
+                                                              new.token.split("_")[1])  # fmt: skip
+    assert set(row) == {"key_id", "user_id", "prefix", "created_at", "expires_at", "revoked_at"}
+    summary = json.loads((tmp_path / "export" / "summary.json").read_text())
+    assert summary["withheld_columns"] == {"api.keys": ["key_hash"]}
+    # the other tables keep every column, in the table's order
+    task = json.loads((tmp_path / "export" / "analytics.task_executions.jsonl").read_text())
+    columns = warehouse.execute(
+        "select column_name from information_schema.columns where table_schema = 'analytics' "
+        "and table_name = 'task_executions' order by ordinal_position"
+    ).fetchall()
+    assert list(task) == [name for (name,) in columns]
+
+    deleted = delete_subject(warehouse, d1)
+    assert deleted.row_counts["api.keys"] == 1
+    assert warehouse.execute("select count(*) from api.keys").fetchone() == (0,)
 
 
 def privacy_command(*args: str) -> subprocess.CompletedProcess:

@@ -41,6 +41,10 @@ from warehouse.privacy.retention import (
 # "api": the reporting API's keys and request log (warehouse/api/keys.py), by user.
 SCHEMAS = ("raw", "staging", "analytics", "monitoring", "api")
 ARCHIVE = "archive"  # the row counts' prefix of the retention archive's files
+# Columns an export leaves out, as credentials, not data about the person: an API key's digest
+# (the key's other columns, its prefix, dates and revocation, are exported). The summary lists
+# them.
+WITHHELD_COLUMNS = {("api", "keys"): ("key_hash",)}
 # Per organization and period, without anyone in them: kept when an organization or a user is
 # deleted (and never rebuilt from raw: the rollups are not fully refreshed).
 KEPT_AGGREGATES = frozenset(
@@ -313,9 +317,14 @@ def export_subject(
             path = out / f"{table.qualified}.jsonl"
             rows = 0
             digest = hashlib.sha256()
+            withheld = WITHHELD_COLUMNS.get((table.schema, table.name), ())
+            row_json = (sql.SQL("(to_jsonb(subject_row) - {}::text[])::text").format(
+                sql.Literal(list(withheld))) if withheld
+                else sql.SQL("row_to_json(subject_row)::text"))  # fmt: skip
             with path.open("w", encoding="utf-8") as handle:
-                query = sql.SQL("select row_to_json(subject_row)::text from {} as subject_row "
-                                "where {}").format(table.identifier, condition)  # fmt: skip
+                query = sql.SQL("select {} from {} as subject_row where {}").format(
+                    row_json, table.identifier, condition
+                )
                 for (line,) in connection.execute(query, parameters):
                     data = (line + "\n").encode("utf-8")
                     handle.write(line + "\n")
@@ -349,6 +358,11 @@ def export_subject(
             "tables": counts,
             "files": files,
             "total_rows": sum(counts.values()),
+            "withheld_columns": {
+                f"{schema}.{name}": list(columns)
+                for (schema, name), columns in WITHHELD_COLUMNS.items()
+                if f"{schema}.{name}" in counts
+            },
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         _complete(connection, request_id, counts)
