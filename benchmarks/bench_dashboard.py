@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -111,8 +112,19 @@ def settled(page: Page, title: str) -> None:
     page.wait_for_function("title => window.__finished(title)", arg=title, timeout=60_000)
 
 
+class NothingToMeasureError(RuntimeError):
+    """The warehouse has no viewer to measure the pages as."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_app(log: Path) -> tuple[subprocess.Popen, str]:
-    port = 8599
+    """`streamlit run` on the warehouse the libpq variables name, on a free port."""
+    port = free_port()
     app = settings.project_dir() / "warehouse" / "dashboard" / "app.py"
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
@@ -127,24 +139,24 @@ def start_app(log: Path) -> tuple[subprocess.Popen, str]:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
                 return process, url
         except OSError:
+            if process.poll() is not None:
+                break
             time.sleep(0.5)
     process.terminate()
-    raise SystemExit(f"streamlit did not start; its log: {log}")
+    raise RuntimeError(f"streamlit did not start; its log: {log.read_text()[-2000:]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="timed runs per page and viewer")
-    args = parser.parse_args()
-    people = data.viewers()
-    viewers = {}
-    for person in people:
+def measure_pages(runs: int, log: Callable[[str], None] = print) -> list[dict]:
+    """Each page for one viewer of each role, on the warehouse the libpq variables name: a
+    row per role and page with the server and browser times' p50 and p95 (ms)."""
+    viewers: dict[str, data.Viewer] = {}
+    for person in data.viewers():
         viewers.setdefault(person.role, person)
     if not viewers:
-        raise SystemExit("no user with a reader role: run `make demo` first")
+        raise NothingToMeasureError("no user with a reader role: run `make demo` first")
     month = datetime.now(UTC).date().replace(day=1)
     rows = []
-    print(f"{len(viewers)} viewers, {args.runs} runs per page", flush=True)
+    log(f"{len(viewers)} viewers, {runs} runs per page")
     with tempfile.TemporaryDirectory() as scratch:
         process, url = start_app(Path(scratch) / "streamlit.log")
         try:
@@ -154,57 +166,82 @@ def main() -> None:
                     args=CHROMIUM_ARGS,
                 )
                 for role, viewer in sorted(viewers.items()):
-                    reads = server_reads(viewer, month)
                     page = browser.new_page(viewport={"width": 1280, "height": 900})
                     page.add_init_script(FINISHED)
                     page.goto(f"{url}/?viewer={viewer.user_id}")
                     settled(page, "Savings")
                     page.evaluate(CLICK_TO_FRAME)
+                    reads = server_reads(viewer, month)
                     for name in PAGES:
-                        server, clicks, around = [], [], []
-                        reads[name]()  # warm-up
-                        for _ in range(args.runs):
-                            started = time.perf_counter()
-                            reads[name]()
-                            server.append((time.perf_counter() - started) * 1000)
-                        other = "Savings" if name != "Savings" else "Task log"
-                        for run in range(args.runs + 1):
-                            page.get_by_role("link", name=other, exact=True).click()
-                            settled(page, PAGES[other])
-                            page.wait_for_timeout(PAUSE_MS)
-                            page.evaluate("title => { window.__want = title; "
-                                          "window.__drawnAt = null; window.__clickAt = null; }",
-                                          PAGES[name])  # fmt: skip
-                            started = time.perf_counter()
-                            page.get_by_role("link", name=name, exact=True).click()
-                            settled(page, PAGES[name])
-                            ended = time.perf_counter()
-                            page.wait_for_function("() => window.__drawnAt > 0")
-                            if run:  # the first is the warm-up
-                                clicks.append(
-                                    page.evaluate("() => window.__drawnAt - window.__clickAt")
-                                )
-                                around.append((ended - started) * 1000)
-                        rows.append((role, name, server, clicks, around))
-                        print(f"  {role:<10} {name:<18} server p95 "
-                              f"{percentile(server, 0.95):6.1f} ms, browser p95 "
-                              f"{percentile(clicks, 0.95):6.1f} ms", flush=True)  # fmt: skip
+                        row = measure_page(page, reads[name], name, runs)
+                        rows.append({"role": role, "page": name, **row})
+                        log(f"  {role:<10} {name:<18} server p95 {row['server_p95']:6.1f} ms, "
+                            f"browser p95 {row['browser_p95']:6.1f} ms")  # fmt: skip
                     page.close()
                 browser.close()
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print(
-        "\n| viewer | page | server p50 / p95 ms | browser, click to frame, p50 / p95 ms "
-        "| around Playwright's calls p50 / p95 ms | target 200 ms |"
-    )
-    print("|---|---|---|---|---|---|")
-    for role, name, server, clicks, around in rows:
-        met = "met" if percentile(clicks, 0.95) <= TARGET_MS else "not met"
-        print(f"| {role} | {name} | {statistics.median(server):.1f} / "
-              f"{percentile(server, 0.95):.1f} | {statistics.median(clicks):.0f} / "
-              f"{percentile(clicks, 0.95):.0f} | {statistics.median(around):.0f} / "
-              f"{percentile(around, 0.95):.0f} | {met} |")  # fmt: skip
+    return rows
+
+
+def measure_page(page: Page, read: Callable[[], object], name: str, runs: int) -> dict:
+    """One page's reads ``runs`` times, then ``runs`` switches to it from another page (after
+    a warm-up of each)."""
+    server, clicks, around = [], [], []
+    read()  # warm-up
+    for _ in range(runs):
+        started = time.perf_counter()
+        read()
+        server.append((time.perf_counter() - started) * 1000)
+    other = "Savings" if name != "Savings" else "Task log"
+    for run in range(runs + 1):
+        page.get_by_role("link", name=other, exact=True).click()
+        settled(page, PAGES[other])
+        page.wait_for_timeout(PAUSE_MS)
+        page.evaluate("title => { window.__want = title; "
+                      "window.__drawnAt = null; window.__clickAt = null; }",
+                      PAGES[name])  # fmt: skip
+        started = time.perf_counter()
+        page.get_by_role("link", name=name, exact=True).click()
+        settled(page, PAGES[name])
+        ended = time.perf_counter()
+        page.wait_for_function("() => window.__drawnAt > 0")
+        if run:  # the first is the warm-up
+            clicks.append(page.evaluate("() => window.__drawnAt - window.__clickAt"))
+            around.append((ended - started) * 1000)
+    return {
+        "server_p50": statistics.median(server), "server_p95": percentile(server, 0.95),
+        "browser_p50": statistics.median(clicks), "browser_p95": percentile(clicks, 0.95),
+        "around_p50": statistics.median(around), "around_p95": percentile(around, 0.95),
+        "met": percentile(clicks, 0.95) <= TARGET_MS,
+    }  # fmt: skip
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The Markdown table of ``measure_pages``' rows."""
+    lines = ["| viewer | page | server p50 / p95 ms | browser, click to frame, p50 / p95 ms "
+             "| around Playwright's calls p50 / p95 ms | target 200 ms |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in rows:
+        lines.append(
+            f"| {row['role']} | {row['page']} | {row['server_p50']:.1f} / "
+            f"{row['server_p95']:.1f} | {row['browser_p50']:.0f} / {row['browser_p95']:.0f} | "
+            f"{row['around_p50']:.0f} / {row['around_p95']:.0f} | "
+            f"{'met' if row['met'] else 'not met'} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per page and viewer")
+    args = parser.parse_args()
+    try:
+        rows = measure_pages(args.runs, lambda line: print(line, flush=True))
+    except NothingToMeasureError as error:
+        raise SystemExit(str(error)) from None
+    print("\n" + "\n".join(table(rows)))
 
 
 if __name__ == "__main__":

@@ -147,6 +147,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--api-requests", type=int, default=_env_int("BENCH_API_REQUESTS", 1000),
                         help="requests per API endpoint, cache mode and client count")  # fmt: skip
+    parser.add_argument("--dashboard-runs", type=int,
+                        default=_env_int("BENCH_DASHBOARD_RUNS", 20),
+                        help="timed switches to each dashboard page, per role")  # fmt: skip
     parser.add_argument("--pgbench-seconds", type=int,
                         default=_env_int("BENCH_PGBENCH_SECONDS", 15))  # fmt: skip
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE",
@@ -412,6 +415,7 @@ class Bench:
                     self.results.add(Step("dbt", name, "-", outcome="skipped", note=reason))
             self.dashboards()
             self.api()
+            self.dashboard_pages()
             self.storage()
             self.single_row_inserts()
             self.live(built)  # after the phases that measure the data as generated
@@ -844,6 +848,31 @@ class Bench:
             return
         step.seconds.append(time.perf_counter() - started)
         self.results.facts["api"] = measured
+
+    def dashboard_pages(self) -> None:
+        """The dashboard's pages in a real browser (benchmarks/bench_dashboard.py, as `make
+        bench-dashboard`): each page for one viewer of each role, on this database."""
+        from benchmarks.bench_dashboard import NothingToMeasureError, measure_pages
+
+        section = "dashboard pages"
+        step = self.results.add(Step(
+            section, "dashboard pages: each page for each role, in Chromium",
+            f"benchmarks/bench_dashboard.py --runs {self.args.dashboard_runs}",
+        ))  # fmt: skip
+        started = time.perf_counter()
+        try:
+            rows = measure_pages(
+                self.args.dashboard_runs, lambda line: self.clock.log(section, line.strip())
+            )
+        except NothingToMeasureError as error:
+            step.outcome, step.note = "skipped", f"skipped: {error}"
+            return
+        except Exception as error:  # reported; the phases after it still run
+            step.outcome, step.note = "failed", f"failed: {type(error).__name__}: {error}"
+            self.clock.log(section, step.note)
+            return
+        step.seconds.append(time.perf_counter() - started)
+        self.results.facts["dashboard_pages"] = rows
 
     def storage(self) -> None:
         section = "storage"

@@ -88,7 +88,7 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
         sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--keep",
         "--tasks", "2000", "--days", "10", "--until", "2026-03-02T12:00:00+00:00",
         "--runs", "1", "--pgbench-seconds", "1", "--inserts", "50", "--micro-batch-tasks", "100",
-        "--micro-batch-interval", "1", "--api-requests", "20",
+        "--micro-batch-interval", "1", "--api-requests", "20", "--dashboard-runs", "1",
         "--live-tasks-per-second", "0.5",
         "--database", bench_database, "--report", str(report), "--curves", str(curves),
         "--command", "quick test run",
@@ -196,6 +196,13 @@ def test_quick_bench_generates_exact_counts_and_writes_every_section(
                      "metrics"):  # fmt: skip
         for cache, clients in (("uncached", 8), ("uncached", 32), ("cached", 8), ("cached", 32)):
             assert f"| {endpoint} | {cache} | {clients} | " in api
+    pages = text[text.index("### Dashboard pages") : text.index("### Live layer")]
+    assert "1 switches to the page" in pages
+    for role in ("developer", "org_admin", "team_lead"):
+        for page in ("Savings", "Task log", "Providers", "Teams", "Executive summary",
+                     "ROI calculator"):  # fmt: skip
+            assert re.search(rf"\| {role} \| {page} \| [0-9.]+ / [0-9.]+ \| [0-9]+ / [0-9]+ \| ",
+                             pages), (role, page)  # fmt: skip
     storage = text[text.index("### Storage") : text.index("### Faults under load")]
     assert "| raw.task_executions | " in storage  # its month partitions counted with it
     assert "raw.task_executions_20" not in storage
