@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -831,23 +832,11 @@ class Bench:
         ))  # fmt: skip
         folder = self.scratch / "api"
         folder.mkdir()
-        started = time.perf_counter()
-        try:
-            measured = measure_endpoints(
-                self.args.api_requests,
-                1,
-                folder,
-                lambda line: self.clock.log(section, line.strip()),
-            )
-        except NothingToMeasureError as error:
-            step.outcome, step.note = "skipped", f"skipped: {error}"
-            return
-        except Exception as error:  # reported; the phases after it still run
-            step.outcome, step.note = "failed", f"failed: {type(error).__name__}: {error}"
-            self.clock.log(section, step.note)
-            return
-        step.seconds.append(time.perf_counter() - started)
-        self.results.facts["api"] = measured
+        measured = self.measured(step, NothingToMeasureError, lambda: measure_endpoints(
+            self.args.api_requests, 1, folder, lambda line: self.clock.log(section, line.strip())
+        ))  # fmt: skip
+        if measured is not None:
+            self.results.facts["api"] = measured
 
     def dashboard_pages(self) -> None:
         """The dashboard's pages in a real browser (benchmarks/bench_dashboard.py, as `make
@@ -859,20 +848,28 @@ class Bench:
             section, "dashboard pages: each page for each role, in Chromium",
             f"benchmarks/bench_dashboard.py --runs {self.args.dashboard_runs}",
         ))  # fmt: skip
+        rows = self.measured(step, NothingToMeasureError, lambda: measure_pages(
+            self.args.dashboard_runs, lambda line: self.clock.log(section, line.strip())
+        ))  # fmt: skip
+        if rows is not None:
+            self.results.facts["dashboard_pages"] = rows
+
+    def measured(self, step: Step, nothing: type[Exception], measure: Callable[[], Any]) -> Any:
+        """``measure()``, timed into ``step``; None when there is nothing to measure (the step
+        skipped) or it fails (the step failed, with the error: the phases after it still
+        run)."""
         started = time.perf_counter()
         try:
-            rows = measure_pages(
-                self.args.dashboard_runs, lambda line: self.clock.log(section, line.strip())
-            )
-        except NothingToMeasureError as error:
+            measured = measure()
+        except nothing as error:
             step.outcome, step.note = "skipped", f"skipped: {error}"
-            return
-        except Exception as error:  # reported; the phases after it still run
+            return None
+        except Exception as error:
             step.outcome, step.note = "failed", f"failed: {type(error).__name__}: {error}"
-            self.clock.log(section, step.note)
-            return
+            self.clock.log(step.section, step.note)
+            return None
         step.seconds.append(time.perf_counter() - started)
-        self.results.facts["dashboard_pages"] = rows
+        return measured
 
     def storage(self) -> None:
         section = "storage"
