@@ -329,3 +329,31 @@ def test_a_table_escapes_its_values_and_keeps_its_head_with_no_rows():
     assert html_table(("user",), []).endswith(
         "<thead><tr><th>user</th></tr></thead><tbody></tbody></table>"
     )
+
+
+def test_the_logs_date_range_keeps_the_tasks_started_in_it(browser, app_url, warehouse):
+    days = warehouse.execute(
+        "select min(start_time)::date, max(start_time)::date from analytics.task_executions "
+        "where organization_id = %s",
+        (ORG,),
+    ).fetchone()
+    first = days[0] + timedelta(days=1)
+    last = first + timedelta(days=1)
+    (expected,) = warehouse.execute(
+        "select count(*) from analytics.task_executions where organization_id = %s "
+        "and start_time >= %s and start_time < %s",
+        (ORG, first, last + timedelta(days=1)),
+    ).fetchone()
+    assert 0 < expected < 47  # the range keeps some of the organization's tasks, not all
+    page = open_page(browser, f"{app_url}/log?viewer={ADMIN}", "log-dates")
+    for end, day in (("start", first), ("end", last)):  # typed segment by segment
+        page.get_by_role("spinbutton", name=f"year, Started between {end} date").click()
+        page.keyboard.type(f"{day:%Y%m%d}")
+    page.keyboard.press("Escape")  # the calendar closes; the range is taken on leaving the field
+    page.get_by_role("heading", name="Task execution log").click()
+    expect(page.locator('[data-testid="stCaptionContainer"]').last).to_have_text(
+        f"{expected:,} {'task' if expected == 1 else 'tasks'}, page 1 of "
+        f"{max(1, -(-expected // data.PAGE_SIZE))}"
+    )
+    started = {row[1][:10] for row in table(page)}
+    assert started <= {f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}"}
