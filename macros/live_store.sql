@@ -51,16 +51,27 @@ task_versions as (
     the few rows of one batch (the batch index). -#}
 {% macro live_batch_task_ids(batches_sql=none, batch_floor_sql=none, batch_sql=none) -%}
     array(
+        {%- if batch_sql is not none %}
         select arrived.id from {{ ref('stg_platform__task_execution_rows') }} as arrived
-        where
-            {%- if batch_sql is not none %}
-            arrived._batch_id = {{ batch_sql }}
-            {%- else %}
-            arrived._batch_id = any(array({{ batches_sql }}))
-            {%- endif %}
-            {%- if batch_floor_sql is not none %}
-            and arrived._batch_id > {{ batch_floor_sql }}
-            {%- endif %}
+        where arrived._batch_id = {{ batch_sql }}
+        {%- else %}
+        -- each listed batch looked up by the batch index, one lookup per batch: as
+        -- "_batch_id = any(array(...))", an empty or short list was estimated as a share of
+        -- every partition's rows and raw was read whole (6 s at 10 M for no batch at all);
+        -- "offset 0" keeps the lookup a subquery run per batch (pulled up, it became a hash
+        -- join over raw's every row)
+        select arrived.id
+        from ({{ batches_sql }}) as listed (batch_id)
+        cross join lateral (
+            select batch_rows.id from {{ ref('stg_platform__task_execution_rows') }} as batch_rows
+            where
+                batch_rows._batch_id = listed.batch_id
+                {%- if batch_floor_sql is not none %}
+                and batch_rows._batch_id > {{ batch_floor_sql }}
+                {%- endif %}
+            offset 0
+        ) as arrived
+        {%- endif %}
     )
 {%- endmacro %}
 
