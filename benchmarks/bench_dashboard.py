@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from benchmarks.bench_api import free_port
 from warehouse import settings
 from warehouse.dashboard import data
 
@@ -114,12 +114,6 @@ def settled(page: Page, title: str) -> None:
 
 class NothingToMeasureError(RuntimeError):
     """The warehouse has no viewer to measure the pages as."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_app(log: Path) -> tuple[subprocess.Popen, str]:
